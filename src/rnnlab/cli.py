@@ -1,0 +1,209 @@
+"""``rnnlab`` command line: a thin layer over :mod:`rnnlab.experiment` and the store.
+
+Errors a user can fix print one ``error:`` line block and exit with 2 (usage or
+data) or 1 (training); they never print a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import ConfigError, RnnlabError
+
+REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def resolve_config(ref: str) -> Path:
+    """A config path, or a preset name looked up in ./configs and the rnnlab checkout's configs/."""
+    path = Path(ref)
+    if path.is_file():
+        return path
+    for folder in (Path("configs"), REPO_CONFIGS):
+        for candidate in (folder / ref, folder / f"{ref}.yaml"):
+            if candidate.is_file():
+                return candidate
+    presets = sorted(p.stem for p in REPO_CONFIGS.glob("*.yaml")) if REPO_CONFIGS.is_dir() else []
+    raise ConfigError(f"config {ref!r} not found (neither a file nor a preset name)."
+                      + (f" Presets: {', '.join(presets)}" if presets else ""))
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def print_summary(summary: dict, run_dir: Path) -> None:
+    """The few lines a user wants after a run: test metrics beside the baselines, time, folder."""
+    test = summary.get("test", {})
+    keys = [k for k in test if "@" not in k]
+    print(f"\n{summary['name']}  {summary['model']}/{summary['impl']}  "
+          f"epochs {summary['epochs']} (best {summary['best_epoch']})  "
+          f"{summary['seconds_per_epoch']:.2f} s/epoch  {summary['parameters']:,} parameters")
+    rows = [("model", test)] + list(summary.get("baselines", {}).items())
+    print(f"  {'test':<12}" + "".join(f"{k:>10}" for k in keys))
+    for label, metrics in rows:
+        print(f"  {label:<12}" + "".join(f"{_fmt(metrics.get(k, '')):>10}" for k in keys))
+    print(f"  run folder: {run_dir}")
+
+
+def cmd_run(args) -> int:
+    from . import config, experiment
+
+    if args.resume:
+        result = experiment.resume(args.resume, data_dir=args.data_dir, runs_dir=args.runs_dir,
+                                   download=args.download, progress=not args.no_progress)
+    else:
+        if not args.config:
+            raise ConfigError("give a config file or preset name, e.g. `rnnlab run "
+                              "configs/los_loop.yaml`, or --resume RUN")
+        overrides = list(args.set or [])
+        for key in ("impl", "kind"):
+            if getattr(args, key):
+                overrides.append(f"model.{key}={getattr(args, key)}")
+        for key in ("seed", "device"):
+            if getattr(args, key) is not None:
+                overrides.append(f"{key}={getattr(args, key)}")
+        cfg = config.load(resolve_config(args.config), quick=args.quick, overrides=overrides)
+        result = experiment.run(cfg, data_dir=args.data_dir, runs_dir=args.runs_dir,
+                                download=args.download, progress=not args.no_progress)
+    print_summary(result.summary, result.run_dir)
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from .experiment import DB_NAME
+    from .store import Store
+
+    rows = Store(Path(args.runs_dir) / DB_NAME).list_runs(
+        task=args.task, dataset=args.dataset, kind=args.kind, impl=args.impl, status=args.status)
+    if not rows:
+        print(f"no runs in {args.runs_dir}")
+        return 0
+    print(f"{'id':<56} {'status':<11} {'task':<9} {'dataset':<14} main test metric")
+    for r in rows:
+        summary = json.loads(r["summary"]) if r["summary"] else {}
+        test = summary.get("test", {})
+        main = next(((k, v) for k, v in test.items() if k != "loss"), None)
+        metric = f"{main[0]}={_fmt(main[1])}" if main else ""
+        print(f"{r['id']:<56} {r['status']:<11} {r['task']:<9} {r['dataset'] or '':<14} {metric}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from .experiment import DB_NAME
+    from .store import Store
+
+    store = Store(Path(args.runs_dir) / DB_NAME)
+    row = store.get_run(args.run)
+    out = {k: row[k] for k in ("id", "status", "task", "dataset", "kind", "impl", "seed",
+                               "created", "finished", "run_dir", "error", "sweep")}
+    out["summary"] = json.loads(row["summary"]) if row["summary"] else None
+    out["epochs"] = len(store.epochs(row["id"]))
+    print(json.dumps(out, indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    from .data import registry
+
+    for name in registry.names():
+        info = registry.get(name)
+        where = "missing"
+        for label, root in registry.search_roots(args.data_dir):
+            if root is not None and all((root / f.path).is_file() for f in info.files):
+                where = f"{label}: {root}"
+                break
+        print(f"{name:<22} {info.task:<9} {info.description}\n{'':<22} found in {where}")
+    return 0
+
+
+def cmd_download(args) -> int:
+    from .data import registry
+
+    for name in args.names:
+        for path in registry.locate(name, args.data_dir, download=True).values():
+            print(f"{name}: {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnnlab", description="Learn, run and compare recurrent networks on real data.")
+    parser.add_argument("--version", action="version", version=f"rnnlab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p, runs=True, data=True):
+        if runs:
+            p.add_argument("--runs-dir", default="runs", help="folder of run folders and the "
+                           "store rnnlab.db (default: ./runs)")
+        if data:
+            p.add_argument("--data-dir", help="folder to look for data files in first "
+                           "(then $RNNLAB_DATA, the user cache, the bundled copies)")
+
+    p = sub.add_parser("run", help="train and test one experiment",
+                       description="Train and test one experiment from a YAML config. "
+                       "Example: rnnlab run configs/los_loop.yaml --quick --impl torch")
+    p.add_argument("config", nargs="?", help="config file or preset name (configs/NAME.yaml)")
+    p.add_argument("--quick", action="store_true", help="apply the config's quick variant "
+                   "(about a minute on a CPU)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set model.hidden_size=128 (repeatable)")
+    p.add_argument("--impl", choices=["scratch", "torch", "teaching"],
+                   help="shorthand for --set model.impl=...")
+    p.add_argument("--kind", choices=["rnn", "lstm", "gru"], help="shorthand for --set model.kind=...")
+    p.add_argument("--seed", type=int, help="shorthand for --set seed=...")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="shorthand for --set device=...")
+    p.add_argument("--resume", metavar="RUN", help="continue an interrupted run (id, prefix or folder)")
+    p.add_argument("--download", action="store_true", help="download missing data files")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    common(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("runs", help="list stored runs")
+    for key in ("task", "dataset", "kind", "impl", "status"):
+        p.add_argument(f"--{key}", help=f"only runs with this {key}")
+    common(p, data=False)
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("show", help="print one stored run (summary and status)")
+    p.add_argument("run", help="run id or unique prefix")
+    common(p, data=False)
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("datasets", help="list known datasets and where their files are")
+    common(p, runs=False)
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("download", help="fetch dataset files into the user cache")
+    p.add_argument("names", nargs="+", help="dataset names (see `rnnlab datasets`)")
+    common(p, runs=False)
+    p.set_defaults(func=cmd_download)
+    return parser
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM is handled like Ctrl-C: mark the run, keep checkpoints
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return args.func(args)
+    except RnnlabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("\ninterrupted: the run is marked 'interrupted' and its last checkpoint is kept; "
+              "continue it with `rnnlab run --resume RUN`", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

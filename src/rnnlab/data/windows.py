@@ -1,0 +1,81 @@
+"""Fixed-length sliding windows over a long series, and splitting it before windowing.
+
+The lab's rule: split the long series chronologically *first*, then cut each
+part into windows. Windowing first and splitting the windows afterwards lets the
+same time steps appear in training and test windows, which leaks the test set.
+
+Windows here are views (numpy ``sliding_window_view`` / torch ``unfold``): a
+window array costs no memory beyond the series it looks into.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+
+Array = np.ndarray | torch.Tensor
+
+
+def split_points(length: int, ratios: Sequence[float]) -> list[int]:
+    """Boundaries of a chronological split: ``int(length * cumulative ratio)`` as on the slides.
+
+    >>> split_points(10, [0.6, 0.2, 0.2])
+    [0, 6, 8, 10]
+    """
+    ratios = list(ratios)
+    if any(r <= 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
+        raise ConfigError(f"split ratios must be positive and sum to 1, got {ratios} "
+                          f"(sum {sum(ratios):g}); e.g. [0.6, 0.2, 0.2] or [0.8, 0.2]")
+    points, total = [0], 0.0
+    for r in ratios[:-1]:
+        total += r
+        points.append(int(length * total))
+    points.append(length)
+    return points
+
+
+def split_series(series: Array, ratios: Sequence[float] = (0.6, 0.2, 0.2)) -> list[Array]:
+    """Split along time (axis 0) into consecutive parts, e.g. train/val/test = 6:2:2.
+
+    The parts are views of ``series``, in time order, covering it exactly once.
+    """
+    points = split_points(len(series), ratios)
+    return [series[a:b] for a, b in zip(points[:-1], points[1:])]
+
+
+def count_windows(length: int, size: int, stride: int = 1) -> int:
+    """How many windows of ``size`` steps start every ``stride`` steps in ``length`` steps."""
+    return 0 if length < size else (length - size) // stride + 1
+
+
+def sliding_windows(series: Array, size: int, stride: int = 1) -> Array:
+    """All windows of ``size`` consecutive steps, as a view of shape (N, size, *features).
+
+    Window i covers steps ``i*stride ... i*stride + size - 1``. Unlike the slides'
+    ``range(len(seq) - window_size)``, the last complete window is included.
+    """
+    if size < 1 or stride < 1:
+        raise ValueError(f"window size and stride must be >= 1, got {size} and {stride}")
+    if len(series) < size:
+        raise ValueError(f"a window of {size} steps does not fit in a series of {len(series)}")
+    if isinstance(series, torch.Tensor):
+        return series.unfold(0, size, stride).movedim(-1, 1)
+    view = np.lib.stride_tricks.sliding_window_view(series, size, axis=0)[::stride]
+    return np.moveaxis(view, -1, 1)
+
+
+def windows(series: Array, history: int, horizon: int = 1, stride: int = 1):
+    """Inputs and targets for forecasting: ``history`` steps in, the next ``horizon`` out.
+
+    Returns two views ``(x, y)`` of shapes (N, history, ...) and (N, horizon, ...)
+    where window i reads steps ``s .. s+history-1`` and predicts
+    ``s+history .. s+history+horizon-1`` with ``s = i * stride``.
+    """
+    if history < 1 or horizon < 1:
+        raise ValueError(f"history and horizon must be >= 1, got {history} and {horizon}")
+    both = sliding_windows(series, history + horizon, stride)
+    return both[:, :history], both[:, history:]

@@ -1,0 +1,339 @@
+"""RNN, LSTM and GRU written from scratch, with the API of torch.nn.
+
+Constructor arguments, ``forward(input, hx=None)``, returned shapes, parameter
+names (``weight_ih_l0``, ``bias_hh_l1_reverse``, ...), gate order and default
+initialisation are those of ``torch.nn.RNN/LSTM/GRU``; a ``state_dict`` loads
+into either class. With the same seed, a scratch layer and a torch.nn layer are
+created with identical weights, so the two can be compared run for run.
+
+The only extra argument is ``init``: ``default`` (torch's U(-1/sqrt(H), 1/sqrt(H))),
+``xavier``, ``kaiming`` or ``orthogonal`` (see :func:`init_weights`).
+
+Variable-length batches (``PackedSequence``) are run as torch.nn runs them: the
+active batch shrinks as sequences end (``batch_sizes``), so every sequence's
+final state is taken at its own last step and the reverse direction starts at
+each sequence's own end. No masking, no wasted work on padding.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence
+
+from .cells import GATES, STEPS, State, Step
+
+INITS = ("default", "xavier", "kaiming", "orthogonal")
+
+
+def init_weights(module: nn.Module, scheme: str = "default") -> None:
+    """Re-initialise a recurrent layer in place; works on rnnlab and torch.nn layers.
+
+    default     every parameter ~ U(-1/sqrt(H), 1/sqrt(H)) (torch.nn's own reset)
+    xavier      Glorot-uniform on each gate block of every weight; biases 0
+    kaiming     He-uniform (fan_in, ReLU gain) on each gate block; biases 0
+    orthogonal  orthogonal hidden-to-hidden gate blocks, Glorot input blocks; biases 0
+
+    Gate blocks are initialised one by one because W_ih stacks 3 or 4 matrices
+    of shape (H, in): treating the stack as one matrix would get the fans wrong.
+    """
+    if scheme not in INITS:
+        raise ValueError(f"init must be one of {', '.join(INITS)}; got {scheme!r}")
+    hidden = module.hidden_size
+    if scheme == "default":
+        stdv = 1.0 / math.sqrt(hidden)
+        for p in module.parameters():
+            nn.init.uniform_(p, -stdv, stdv)
+        return
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if name.startswith("bias"):
+                p.zero_()
+                continue
+            rows = hidden if name.startswith(("weight_ih", "weight_hh")) else p.shape[0]
+            for block in p.split(rows, dim=0):
+                if scheme == "xavier":
+                    nn.init.xavier_uniform_(block)
+                elif scheme == "kaiming":
+                    nn.init.kaiming_uniform_(block, nonlinearity="relu")
+                elif name.startswith("weight_hh"):
+                    nn.init.orthogonal_(block)
+                else:
+                    nn.init.xavier_uniform_(block)
+
+
+def _scan(step: Step, gi: Tensor, sizes: list[int], state: State, w_hh: Tensor,
+          b_hh: Tensor | None, w_hr: Tensor | None, reverse: bool) -> tuple[Tensor, State]:
+    """Run one direction of one layer over time.
+
+    ``gi`` holds the input projections of all steps, time-major, in packed row
+    layout: step t owns rows ``offset[t] : offset[t] + sizes[t]`` (a dense
+    (T, B) batch is the special case ``sizes == [B] * T``). Returns the outputs
+    in the same layout and the final state of every sequence, in batch order.
+    """
+    offsets = [0]
+    for bs in sizes:
+        offsets.append(offsets[-1] + bs)
+    outputs: list[Tensor] = [gi] * len(sizes)  # placeholders, all overwritten
+    if not reverse:
+        finished: list[State] = []  # states of sequences that ended early, kept in order
+        active = sizes[0]
+        for t, bs in enumerate(sizes):
+            if bs < active:  # the last (active - bs) sequences ended at step t - 1
+                finished.append(tuple(s[bs:active] for s in state))
+                state = tuple(s[:bs] for s in state)
+                active = bs
+            state = step(gi[offsets[t]:offsets[t + 1]], state, w_hh, b_hh, w_hr)
+            outputs[t] = state[0]
+        if finished:
+            state = tuple(torch.cat([s, *(f[k] for f in reversed(finished))])
+                          for k, s in enumerate(state))
+    else:
+        initial = state
+        active = sizes[-1]
+        state = tuple(s[:active] for s in initial)
+        for t in range(len(sizes) - 1, -1, -1):
+            bs = sizes[t]
+            if bs > active:  # sequences whose last step is t start here, from h0
+                state = tuple(torch.cat([s, s0[active:bs]]) for s, s0 in zip(state, initial))
+                active = bs
+            state = step(gi[offsets[t]:offsets[t + 1]], state, w_hh, b_hh, w_hr)
+            outputs[t] = state[0]
+    return torch.cat(outputs), state
+
+
+class RNNBase(nn.Module):
+    """Shared machinery of :class:`RNN`, :class:`LSTM` and :class:`GRU`."""
+
+    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, proj_size: int = 0, device=None, dtype=None,
+                 *, init: str = "default") -> None:
+        super().__init__()
+        if mode not in STEPS:
+            raise ValueError(f"Unrecognized RNN mode: {mode}")
+        if (not isinstance(dropout, numbers.Number) or isinstance(dropout, bool)
+                or not 0 <= dropout <= 1):
+            raise ValueError("dropout should be a number in range [0, 1] representing "
+                             "the probability of an element being zeroed")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn("dropout option adds dropout after all but last recurrent layer, "
+                          "so non-zero dropout expects num_layers greater than 1, but got "
+                          f"dropout={dropout} and num_layers={num_layers}", stacklevel=2)
+        for arg, value in (("bias", bias), ("batch_first", batch_first)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{arg} should be of type bool, got: {type(value).__name__}")
+        for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(value, int):
+                raise TypeError(f"{arg} should be of type int, got: {type(value).__name__}")
+            if value <= 0:
+                raise ValueError(f"{arg} must be greater than zero")
+        if num_layers <= 0:
+            raise ValueError("num_layers must be greater than zero")
+        if proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable projections")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
+        if init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(INITS)}; got {init!r}")
+
+        self.mode = mode
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        self.proj_size = proj_size
+        self.init = init
+        self._step = STEPS[mode]
+
+        factory = {"device": device, "dtype": dtype}
+        gate_size = GATES[mode] * hidden_size
+        out_size = proj_size or hidden_size
+        directions = 2 if bidirectional else 1
+        self._all_weights: list[list[str]] = []
+        # Same registration order as torch.nn, so reset_parameters() draws the
+        # same random numbers and a seeded model equals its torch.nn twin.
+        for layer in range(num_layers):
+            layer_input = input_size if layer == 0 else out_size * directions
+            for direction in range(directions):
+                suffix = "_reverse" if direction == 1 else ""
+                shapes = [("weight_ih", (gate_size, layer_input)),
+                          ("weight_hh", (gate_size, out_size))]
+                if bias:
+                    shapes += [("bias_ih", (gate_size,)), ("bias_hh", (gate_size,))]
+                if proj_size:
+                    shapes += [("weight_hr", (proj_size, hidden_size))]
+                names = []
+                for stem, shape in shapes:
+                    name = f"{stem}_l{layer}{suffix}"
+                    setattr(self, name, nn.Parameter(torch.empty(shape, **factory)))
+                    names.append(name)
+                self._all_weights.append(names)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Initialise all weights with the scheme given as ``init``."""
+        init_weights(self, self.init)
+
+    def flatten_parameters(self) -> None:
+        """No-op, kept so code written for torch.nn (which calls it) runs unchanged."""
+
+    @property
+    def all_weights(self) -> list[list[nn.Parameter]]:
+        return [[getattr(self, name) for name in names] for names in self._all_weights]
+
+    def _layer_weights(self, layer: int, direction: int):
+        suffix = "_reverse" if direction == 1 else ""
+        get = lambda stem: getattr(self, f"{stem}_l{layer}{suffix}", None)  # noqa: E731
+        return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"), get("weight_hr")
+
+    def _state_shapes(self, batch: int) -> list[tuple[int, int, int]]:
+        rows = self.num_layers * (2 if self.bidirectional else 1)
+        h = (rows, batch, self.proj_size or self.hidden_size)
+        return [h, (rows, batch, self.hidden_size)] if self.mode == "LSTM" else [h]
+
+    def forward(self, input: Tensor | PackedSequence, hx=None):
+        """Same contract as torch.nn: returns ``(output, h_n)``, or ``(output, (h_n, c_n))`` for LSTM."""
+        lstm = self.mode == "LSTM"
+        packed = isinstance(input, PackedSequence)
+        if packed:
+            data, batch_sizes, sorted_indices, unsorted_indices = input
+            sizes = batch_sizes.tolist()
+            batch, unbatched = sizes[0], False
+        else:
+            if input.dim() not in (2, 3):
+                raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, "
+                                 f"got {input.dim()}D tensor instead")
+            unbatched = input.dim() == 2
+            x = input.unsqueeze(1) if unbatched else (
+                input.transpose(0, 1) if self.batch_first else input)
+            steps, batch = x.shape[0], x.shape[1]
+            data = x.reshape(steps * batch, x.shape[2])
+            sizes = [batch] * steps
+            sorted_indices = unsorted_indices = None
+        self._check_input(data)
+
+        hx = self._initial_state(hx, batch, data, unbatched, lstm)
+        if sorted_indices is not None:  # hx comes in the caller's batch order
+            hx = tuple(s.index_select(1, sorted_indices) for s in hx)
+
+        directions = 2 if self.bidirectional else 1
+        finals: list[State] = []
+        layer_input = data
+        for layer in range(self.num_layers):
+            outs = []
+            for direction in range(directions):
+                w_ih, w_hh, b_ih, b_hh, w_hr = self._layer_weights(layer, direction)
+                gi = F.linear(layer_input, w_ih, b_ih)  # all steps in one matmul
+                row = layer * directions + direction
+                out, final = _scan(self._step, gi, sizes, tuple(s[row] for s in hx),
+                                   w_hh, b_hh, w_hr, reverse=direction == 1)
+                outs.append(out)
+                finals.append(final)
+            layer_input = outs[0] if directions == 1 else torch.cat(outs, dim=1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_input = F.dropout(layer_input, self.dropout, training=True)
+
+        hidden = tuple(torch.stack([f[k] for f in finals]) for k in range(len(finals[0])))
+        if unsorted_indices is not None:
+            hidden = tuple(s.index_select(1, unsorted_indices) for s in hidden)
+        if packed:
+            output = PackedSequence(layer_input, batch_sizes, sorted_indices, unsorted_indices)
+        else:
+            output = layer_input.view(len(sizes), batch, -1)
+            if unbatched:
+                output = output.squeeze(1)
+                hidden = tuple(s.squeeze(1) for s in hidden)
+            elif self.batch_first:
+                output = output.transpose(0, 1)
+        return output, (hidden if lstm else hidden[0])
+
+    def _check_input(self, data: Tensor) -> None:
+        weight = self.weight_ih_l0
+        if data.dtype != weight.dtype:
+            raise ValueError(f"RNN input dtype ({data.dtype}) does not match weight dtype "
+                             f"({weight.dtype}). Convert input: input.to({weight.dtype}), "
+                             f"or convert model: model.to({data.dtype})")
+        if data.shape[-1] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
+                               f"{self.input_size}, got {data.shape[-1]}")
+
+    def _initial_state(self, hx, batch: int, data: Tensor, unbatched: bool,
+                       lstm: bool) -> State:
+        shapes = self._state_shapes(batch)
+        if hx is None:
+            return tuple(torch.zeros(s, dtype=data.dtype, device=data.device) for s in shapes)
+        hx = tuple(hx) if lstm else (hx,)
+        if len(hx) != len(shapes):
+            raise RuntimeError(f"{type(self).__name__} expects hx as "
+                               f"{'a tuple (h_0, c_0)' if lstm else 'one tensor'}")
+        want_dim = 2 if unbatched else 3
+        if any(s.dim() != want_dim for s in hx):
+            raise RuntimeError(f"For {'unbatched 2-D' if unbatched else 'batched 3-D'} input, "
+                               f"hx should also be {want_dim}-D but got "
+                               f"{', '.join(f'{s.dim()}-D' for s in hx)} tensor(s)")
+        if unbatched:
+            hx = tuple(s.unsqueeze(1) for s in hx)
+        for s, shape in zip(hx, shapes):
+            if tuple(s.shape) != shape:
+                raise RuntimeError(f"Expected hidden size {shape}, got {list(s.shape)}")
+        return hx
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.mode == "RNN_RELU":
+            s += ", nonlinearity='relu'"
+        for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0),
+                              ("bidirectional", False), ("init", "default")):
+            if getattr(self, name) != default:
+                s += f", {name}={getattr(self, name)!r}"
+        return s
+
+
+class RNN(RNNBase):
+    """Elman RNN, ``torch.nn.RNN``'s arguments plus ``init``."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False, device=None, dtype=None,
+                 *, init: str = "default") -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+        self.nonlinearity = nonlinearity
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
+                         hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         0, device, dtype, init=init)
+
+
+class LSTM(RNNBase):
+    """LSTM, ``torch.nn.LSTM``'s arguments (``proj_size`` included) plus ``init``."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, proj_size: int = 0, device=None, dtype=None,
+                 *, init: str = "default") -> None:
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, proj_size, device, dtype, init=init)
+
+
+class GRU(RNNBase):
+    """GRU, ``torch.nn.GRU``'s arguments plus ``init``."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, device=None, dtype=None,
+                 *, init: str = "default") -> None:
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, 0, device, dtype, init=init)

@@ -1,0 +1,157 @@
+"""One training loop for every task: optimiser, clipping, schedule, early stop, checkpoints.
+
+The loop knows nothing about data: the task hands it batches, a loss per batch
+and metrics per epoch. After every epoch it writes ``last.pt`` (atomically:
+a crash never leaves half a checkpoint) holding everything needed to continue
+exactly where it stopped, and ``best.pt`` whenever the monitored validation
+metric improves. Shuffling depends only on (seed, epoch) and the random state is
+checkpointed, so a resumed run reproduces an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from .config import RunConfig, TrainConfig
+from .errors import TrainingError
+from .tasks import Task
+
+CHECKPOINT_FORMAT = 1
+
+
+def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The optimiser named in ``train.optimizer`` with its settings."""
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                               weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum,
+                                   weight_decay=cfg.weight_decay)
+    cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def make_scheduler(optimizer, cfg: TrainConfig):
+    """The learning-rate schedule of ``train.scheduler`` (None for 'none')."""
+    if cfg.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+    if cfg.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size,
+                                               gamma=cfg.gamma)
+    if cfg.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.gamma,
+                                                          patience=2)
+    return None
+
+
+def save_atomic(obj, path: Path) -> None:
+    """torch.save to a temporary file, then rename: readers see the old or the new file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Load a checkpoint without running code from it (``weights_only=True``)."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+@dataclass
+class FitResult:
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int | None = None
+    best_value: float | None = None
+    train_seconds: float = 0.0
+    stopped_early: bool = False
+
+
+def _improved(value: float, best: float | None, mode: str) -> bool:
+    if value is None or math.isnan(value):
+        return False
+    return best is None or (value < best if mode == "min" else value > best)
+
+
+def fit(task: Task, model: nn.Module, cfg: RunConfig, run_dir: Path, *, resume: bool = False,
+        progress: bool = True, on_epoch: Callable[[dict], None] | None = None) -> FitResult:
+    """Train ``model`` on ``task`` for ``cfg.train.epochs``, checkpointing into ``run_dir``."""
+    t = cfg.train
+    optimizer = make_optimizer(model.parameters(), t)
+    scheduler = make_scheduler(optimizer, t)
+    result = FitResult()
+    bad_epochs, start = 0, 1
+    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
+    if resume and last_path.exists():
+        ckpt = load_checkpoint(last_path)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        if scheduler is not None and ckpt.get("scheduler"):
+            scheduler.load_state_dict(ckpt["scheduler"])
+        torch.set_rng_state(ckpt["rng"])
+        result = FitResult(ckpt["history"], ckpt["best_epoch"], ckpt["best_value"],
+                           ckpt["train_seconds"])
+        bad_epochs, start = ckpt["bad_epochs"], ckpt["epoch"] + 1
+
+    eval_split = "val" if task.has_validation else "test"
+    monitor = task.monitor if task.has_validation else None
+    bar = tqdm(range(start, t.epochs + 1), desc=f"{cfg.name} {cfg.model.kind}/{cfg.model.impl}",
+               unit="epoch", disable=not progress, dynamic_ncols=True)
+    for epoch in bar:
+        model.train()
+        total, items, step = 0.0, 0, 0
+        began = time.perf_counter()
+        for step, batch in enumerate(task.train_batches(epoch), 1):
+            loss, n = task.train_step(model, batch)
+            if not torch.isfinite(loss):
+                raise TrainingError(
+                    f"the loss became {loss.item()} at epoch {epoch}, step {step}. Lower "
+                    f"train.lr (now {t.lr:g}) or set train.clip (e.g. 1.0). The last good "
+                    f"checkpoint is {last_path if last_path.exists() else 'not written yet'}.")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if t.clip:
+                nn.utils.clip_grad_norm_(model.parameters(), t.clip)
+            optimizer.step()
+            total += loss.item() * n
+            items += n
+        seconds = time.perf_counter() - began
+        result.train_seconds += seconds
+        row = {"epoch": epoch, **task.train_metrics(total / max(items, 1), items, seconds),
+               "lr": optimizer.param_groups[0]["lr"], "epoch_seconds": seconds}
+        row.update({f"{eval_split}_{k}": v for k, v in task.evaluate(model, eval_split).items()})
+        result.history.append(row)
+
+        value = row.get(monitor) if monitor else None
+        if monitor is None or _improved(value, result.best_value, task.monitor_mode):
+            result.best_epoch, result.best_value = epoch, value
+            bad_epochs = 0
+            save_atomic({"epoch": epoch, "model": model.state_dict()}, best_path)
+        else:
+            bad_epochs += 1
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(value if value is not None else row["train_loss"])
+        elif scheduler is not None:
+            scheduler.step()
+        stop = t.patience is not None and monitor is not None and bad_epochs >= t.patience
+        save_atomic({"format": CHECKPOINT_FORMAT, "epoch": epoch, "model": model.state_dict(),
+                     "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict() if scheduler else None,
+                     "rng": torch.get_rng_state(), "history": result.history,
+                     "best_epoch": result.best_epoch, "best_value": result.best_value,
+                     "bad_epochs": bad_epochs, "train_seconds": result.train_seconds}, last_path)
+        if on_epoch:
+            on_epoch(row)
+        bar.set_postfix({k: f"{row[k]:.4g}" for k in ("train_loss", monitor or f"{eval_split}_loss")
+                         if k in row})
+        if stop:
+            result.stopped_early = True
+            break
+    return result

@@ -1,0 +1,144 @@
+"""The training loop and run records on a small synthetic series (no files needed)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from rnnlab import config, experiment
+from rnnlab.data import registry
+from rnnlab.data.series import TimeSeries
+from rnnlab.errors import TrainingError
+from rnnlab.store import Store
+from rnnlab.tasks.forecast import ForecastTask
+
+
+def _toy_series(data_dir=None, download=False):
+    t = np.arange(300)
+    values = np.stack([np.sin(t / 8) + 2, np.cos(t / 5) + 2, np.sin(t / 3) + 3], axis=1)
+    values += np.random.default_rng(0).normal(0, 0.05, values.shape)
+    return TimeSeries("toy_sine", values, ["a", "b", "c"], unit="u")
+
+
+registry.register(registry.DatasetInfo("toy_sine", "forecast", "synthetic test series", (),
+                                       load=_toy_series))
+
+
+def toy_config(**train):
+    return config.from_dict({
+        "name": "toy", "task": "forecast", "seed": 1,
+        "data": {"dataset": "toy_sine", "history": 6, "horizon": 2, "plot_columns": [0, 2]},
+        "model": {"kind": "lstm", "hidden_size": 8, "dropout": 0.0},
+        "train": {"epochs": 4, "batch_size": 16, "lr": 0.01, **train}})
+
+
+def test_run_writes_folder_store_and_summary(tmp_path):
+    result = experiment.run(toy_config(), runs_dir=tmp_path, progress=False)
+    files = {p.name for p in result.run_dir.iterdir()}
+    assert {"config.yaml", "metrics.csv", "best.pt", "last.pt", "summary.json", "loss.png",
+            "metrics.png", "predictions.png"} <= files
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    for key in ("task", "dataset", "model", "impl", "test", "epochs", "train_seconds",
+                "seconds_per_epoch", "parameters", "baselines", "versions"):
+        assert key in summary
+    assert summary["test"]["rmse@2"] >= 0 and summary["epochs"] == 4
+    row = Store(tmp_path / "rnnlab.db").get_run(result.run_id)
+    assert row["status"] == "finished" and json.loads(row["summary"])["test"] == summary["test"]
+    assert len(Store(tmp_path / "rnnlab.db").epochs(result.run_id)) == 4
+    assert len((result.run_dir / "metrics.csv").read_text().splitlines()) == 5
+
+
+def test_same_seed_same_numbers(tmp_path):
+    a = experiment.run(toy_config(), runs_dir=tmp_path, progress=False)
+    b = experiment.run(toy_config(), runs_dir=tmp_path, progress=False)
+    assert a.summary["test"] == b.summary["test"]
+
+
+def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    cfg = toy_config(epochs=5)
+    cfg.model.dropout = 0.3  # dropout draws random numbers: the RNG state must be restored
+    cfg.model.num_layers = 2
+    straight = experiment.run(cfg, runs_dir=tmp_path / "a", progress=False)
+
+    original = ForecastTask.train_batches
+
+    def interrupt_at_epoch_3(self, epoch):
+        if epoch == 3:
+            raise KeyboardInterrupt
+        return original(self, epoch)
+
+    monkeypatch.setattr(ForecastTask, "train_batches", interrupt_at_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        experiment.run(cfg, runs_dir=tmp_path / "b", progress=False)
+    store = Store(tmp_path / "b" / "rnnlab.db")
+    (row,) = store.list_runs()
+    assert row["status"] == "interrupted"
+    assert not (tmp_path / "b" / row["id"] / "summary.json").exists()
+
+    monkeypatch.setattr(ForecastTask, "train_batches", original)
+    resumed = experiment.resume(row["id"], runs_dir=tmp_path / "b", progress=False)
+    assert resumed.summary["test"] == straight.summary["test"]
+    assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in straight.history]
+    a = torch.load(straight.run_dir / "best.pt", weights_only=True)["model"]
+    b = torch.load(resumed.run_dir / "best.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert store.get_run(row["id"])["status"] == "finished"
+
+
+def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    original = ForecastTask.train_step
+
+    def nan_in_epoch_2(self, model, batch):
+        loss, n = original(self, model, batch)
+        epoch = getattr(self, "_epoch_seen", 0)
+        return (loss * float("nan") if epoch >= 2 else loss), n
+
+    original_batches = ForecastTask.train_batches
+
+    def track(self, epoch):
+        self._epoch_seen = epoch
+        return original_batches(self, epoch)
+
+    monkeypatch.setattr(ForecastTask, "train_step", nan_in_epoch_2)
+    monkeypatch.setattr(ForecastTask, "train_batches", track)
+    with pytest.raises(TrainingError, match=r"epoch 2, step 1.*train\.lr.*train\.clip"):
+        experiment.run(toy_config(), runs_dir=tmp_path, progress=False)
+    (row,) = Store(tmp_path / "rnnlab.db").list_runs()
+    assert row["status"] == "failed" and "epoch 2" in row["error"]
+    last = torch.load(tmp_path / row["id"] / "last.pt", weights_only=True)
+    assert last["epoch"] == 1
+
+
+def test_two_part_split_keeps_the_last_epoch(tmp_path):
+    cfg = toy_config(epochs=3)
+    cfg.data.split = [0.8, 0.2]
+    result = experiment.run(cfg, runs_dir=tmp_path, progress=False)
+    assert result.summary["best_epoch"] == 3
+    assert "no validation" in result.summary["selection"]
+    assert "test_loss" in result.history[0] and "val_loss" not in result.history[0]
+
+
+@pytest.mark.parametrize("impl", ["torch", "teaching"])
+def test_every_impl_starts_from_the_same_function(impl):
+    """Same seed: the untrained model gives the same validation loss in every impl."""
+    losses = []
+    for name in ("scratch", impl):
+        cfg = toy_config()
+        cfg.model.impl = name
+        task, model = experiment.prepare(cfg)
+        losses.append(task.evaluate(model, "val")["loss"])
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5)
+
+
+def test_scratch_and_torch_train_identically(tmp_path):
+    """Same parameters and same gradients: the same first epoch, to float32 rounding.
+    (The teaching forms keep one bias per gate where torch.nn has two, so their
+    training path differs even from the same start.)"""
+    runs = []
+    for impl in ("scratch", "torch"):
+        cfg = toy_config(epochs=1)
+        cfg.model.impl = impl
+        runs.append(experiment.run(cfg, runs_dir=tmp_path, progress=False))
+    assert runs[1].history[0]["train_loss"] == pytest.approx(runs[0].history[0]["train_loss"],
+                                                             rel=1e-4)
