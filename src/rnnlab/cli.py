@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .errors import ConfigError, RnnlabError
+from .errors import ConfigError, RnnlabError, RunInterrupted
 
 REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -199,9 +199,13 @@ def main(argv: list[str] | None = None) -> int:
     except RnnlabError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    except RunInterrupted as stop:
+        print(f"\ninterrupted: run {stop.run_id} is marked 'interrupted' and its last "
+              f"checkpoint is kept; continue it with `rnnlab run --resume {stop.run_id}`",
+              file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
-        print("\ninterrupted: the run is marked 'interrupted' and its last checkpoint is kept; "
-              "continue it with `rnnlab run --resume RUN`", file=sys.stderr)
+        print("\ninterrupted (no run was stored)", file=sys.stderr)
         return 130
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -78,6 +79,8 @@ class TrainConfig:
     step_size: int = option(10, "epochs between lr x gamma (scheduler=step)", ge=1)
     gamma: float = option(0.5, "lr factor of the step and plateau schedules", gt=0, le=1)
     patience: int | None = option(None, "stop after this many epochs without improvement", ge=1)
+    grad_warn: float = option(1e3, "warn when the gradient norm (before clipping) exceeds this",
+                              gt=0)
 
 
 @dataclass
@@ -98,6 +101,10 @@ class RunConfig:
 
 
 # ---------------------------------------------------------------- parsing and checking
+
+# A run name becomes a folder name: no separators, no leading dot, so it cannot leave runs/.
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
+
 
 def _suggest(key: str, valid) -> str:
     close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.6)
@@ -162,6 +169,11 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     raise TypeError(f"config field {where} has unsupported type {tp}")
 
 
+def _join(where: str, key: str) -> str:
+    """The dotted name a user writes in --set: the top level has no prefix."""
+    return key if where == "config" else f"{where}.{key}"
+
+
 def _check_bounds(obj: Any, f: dataclasses.Field, where: str) -> None:
     value = getattr(obj, f.name)
     if value is None or isinstance(value, (bool, str, list, dict)):
@@ -171,7 +183,7 @@ def _check_bounds(obj: Any, f: dataclasses.Field, where: str) -> None:
                           ("lt", lambda v, b: v < b, "<"), ("le", lambda v, b: v <= b, "<=")):
         bound = meta.get(key)
         if bound is not None and not ok(value, bound):
-            raise ConfigError(f"{where}.{f.name} must be {text} {bound:g}, got {value!r}")
+            raise ConfigError(f"{_join(where, f.name)} must be {text} {bound:g}, got {value!r}")
 
 
 def build(cls: type, raw: Any, where: str) -> Any:
@@ -184,13 +196,13 @@ def build(cls: type, raw: Any, where: str) -> Any:
     hints = typing.get_type_hints(cls)
     for key in raw:
         if key not in fields:
-            raise ConfigError(f"unknown key '{where}.{key}'.{_suggest(str(key), fields)} "
+            raise ConfigError(f"unknown key '{_join(where, key)}'.{_suggest(str(key), fields)} "
                               f"Valid keys of {where}: {', '.join(fields)}")
     missing = [name for name, f in fields.items() if name not in raw
                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if missing:
         raise ConfigError(f"{where}: missing required key(s) {', '.join(missing)}")
-    obj = cls(**{k: _coerce(v, hints[k], f"{where}.{k}") for k, v in raw.items()})
+    obj = cls(**{k: _coerce(v, hints[k], _join(where, k)) for k, v in raw.items()})
     for f in fields.values():
         _check_bounds(obj, f, where)
     if hasattr(obj, "check"):
@@ -274,6 +286,10 @@ def from_dict(raw: dict, *, quick: bool = False, overrides: list[str] = (),
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise ConfigError(f"{source}: '{key}' is required (text), e.g. "
                               f"{'name: my_run' if key == 'name' else 'task: forecast'}")
+    if not RUN_NAME.fullmatch(raw["name"]):
+        raise ConfigError(f"{source}: name {raw['name']!r} may hold only letters, digits, "
+                          "'_', '-' and '.' (it names the run folder, so no '/' or '..'), "
+                          "e.g. name: my_run")
     if raw["task"] not in TASKS:
         raise ConfigError(f"unknown task {raw['task']!r}.{_suggest(raw['task'], TASKS)} "
                           f"Valid tasks: {', '.join(TASKS)}")

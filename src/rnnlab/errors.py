@@ -29,3 +29,11 @@ class TrainingError(RnnlabError):
 
 class RunNotFound(RnnlabError):
     """A run id or folder given on the command line does not exist."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a run; it is marked 'interrupted' and can be resumed."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(run_id)
+        self.run_id = run_id

@@ -30,7 +30,7 @@ import yaml
 from . import __version__
 from . import config as config_mod
 from .config import RunConfig
-from .errors import ConfigError, RunNotFound
+from .errors import ConfigError, RunInterrupted, RunNotFound
 from .nn import count_parameters
 from .store import Store, now
 from .tasks import Task, get_task
@@ -188,7 +188,7 @@ def _train_and_report(task: Task, model, cfg: RunConfig, run_id: str, run_dir: P
             "best_epoch": result.best_epoch,
             "selection": ("best validation " + task.monitor) if task.has_validation
             else "last epoch (no validation split)",
-            "stopped_early": result.stopped_early,
+            "stopped_early": result.stopped_early, "warnings": result.warnings,
             "train_seconds": result.train_seconds,
             "seconds_per_epoch": result.train_seconds / max(epochs, 1),
             **report, "data": task.describe(), "versions": versions(),
@@ -198,7 +198,7 @@ def _train_and_report(task: Task, model, cfg: RunConfig, run_id: str, run_dir: P
         store.finish_run(run_id, summary)
     except KeyboardInterrupt:
         store.set_status(run_id, "interrupted")
-        raise
+        raise RunInterrupted(run_id) from None
     except BaseException as err:
         store.set_status(run_id, "failed", str(err)[:2000])
         raise

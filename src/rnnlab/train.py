@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .config import RunConfig, TrainConfig
-from .errors import TrainingError
+from .errors import DataError, TrainingError
 from .tasks import Task
 
 CHECKPOINT_FORMAT = 1
@@ -62,7 +64,18 @@ def save_atomic(obj, path: Path) -> None:
 
 def load_checkpoint(path: Path) -> dict:
     """Load a checkpoint without running code from it (``weights_only=True``)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "Unsupported global" not in str(err):
+            raise DataError(f"checkpoint {path} cannot be read; it is damaged or not a torch "
+                            "checkpoint. Start a new run or restore the file.") from None
+        raise DataError(f"checkpoint {path} holds objects other than tensors and plain values; "
+                        "rnnlab refuses to load it (it could run code). Use a checkpoint "
+                        "written by rnnlab.") from None
+    except (RuntimeError, EOFError, OSError) as err:
+        raise DataError(f"checkpoint {path} cannot be read ({err}); it is damaged or not a "
+                        "torch checkpoint. Start a new run or restore the file.") from None
 
 
 @dataclass
@@ -72,6 +85,15 @@ class FitResult:
     best_value: float | None = None
     train_seconds: float = 0.0
     stopped_early: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    """True for CUDA and CPU allocation failures (CPU ones are plain RuntimeErrors)."""
+    if isinstance(err, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    return isinstance(err, RuntimeError) and ("can't allocate memory" in str(err)
+                                              or "out of memory" in str(err))
 
 
 def _improved(value: float, best: float | None, mode: str) -> bool:
@@ -84,7 +106,8 @@ def fit(task: Task, model: nn.Module, cfg: RunConfig, run_dir: Path, *, resume: 
         progress: bool = True, on_epoch: Callable[[dict], None] | None = None) -> FitResult:
     """Train ``model`` on ``task`` for ``cfg.train.epochs``, checkpointing into ``run_dir``."""
     t = cfg.train
-    optimizer = make_optimizer(model.parameters(), t)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = make_optimizer(params, t)
     scheduler = make_scheduler(optimizer, t)
     result = FitResult()
     bad_epochs, start = 0, 1
@@ -97,7 +120,7 @@ def fit(task: Task, model: nn.Module, cfg: RunConfig, run_dir: Path, *, resume: 
             scheduler.load_state_dict(ckpt["scheduler"])
         torch.set_rng_state(ckpt["rng"])
         result = FitResult(ckpt["history"], ckpt["best_epoch"], ckpt["best_value"],
-                           ckpt["train_seconds"])
+                           ckpt["train_seconds"], warnings=ckpt.get("warnings", []))
         bad_epochs, start = ckpt["bad_epochs"], ckpt["epoch"] + 1
 
     eval_split = "val" if task.has_validation else "test"
@@ -107,26 +130,48 @@ def fit(task: Task, model: nn.Module, cfg: RunConfig, run_dir: Path, *, resume: 
     for epoch in bar:
         model.train()
         total, items, step = 0.0, 0, 0
+        norms = []
         began = time.perf_counter()
-        for step, batch in enumerate(task.train_batches(epoch), 1):
-            loss, n = task.train_step(model, batch)
-            if not torch.isfinite(loss):
-                raise TrainingError(
-                    f"the loss became {loss.item()} at epoch {epoch}, step {step}. Lower "
-                    f"train.lr (now {t.lr:g}) or set train.clip (e.g. 1.0). The last good "
-                    f"checkpoint is {last_path if last_path.exists() else 'not written yet'}.")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if t.clip:
-                nn.utils.clip_grad_norm_(model.parameters(), t.clip)
-            optimizer.step()
-            total += loss.item() * n
-            items += n
-        seconds = time.perf_counter() - began
+        try:
+            for step, batch in enumerate(task.train_batches(epoch), 1):
+                loss, n = task.train_step(model, batch)
+                if not torch.isfinite(loss):
+                    raise TrainingError(
+                        f"the loss became {loss.item()} at epoch {epoch}, step {step}. Lower "
+                        f"train.lr (now {t.lr:g}) or set train.clip (e.g. 1.0). The last good "
+                        f"checkpoint is {last_path if last_path.exists() else 'not written yet'}.")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                norm = nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+                if t.clip:
+                    nn.utils.clip_grads_with_norm_(params, t.clip, norm)
+                norms.append(norm)
+                optimizer.step()
+                total += loss.item() * n
+                items += n
+            seconds = time.perf_counter() - began
+            row = {"epoch": epoch, **task.train_metrics(total / max(items, 1), items, seconds),
+                   "lr": optimizer.param_groups[0]["lr"], "epoch_seconds": seconds}
+            row.update({f"{eval_split}_{k}": v
+                        for k, v in task.evaluate(model, eval_split).items()})
+        except (RuntimeError, MemoryError) as err:
+            if not _out_of_memory(err):
+                raise
+            raise TrainingError(
+                f"out of memory at epoch {epoch}, step {step} on {task.device}. Lower "
+                f"train.batch_size (now {t.batch_size}, e.g. --set train.batch_size="
+                f"{max(t.batch_size // 2, 1)}) or model.hidden_size (now "
+                f"{cfg.model.hidden_size}).") from None
         result.train_seconds += seconds
-        row = {"epoch": epoch, **task.train_metrics(total / max(items, 1), items, seconds),
-               "lr": optimizer.param_groups[0]["lr"], "epoch_seconds": seconds}
-        row.update({f"{eval_split}_{k}": v for k, v in task.evaluate(model, eval_split).items()})
+        grad_norm = float(torch.stack(norms).max()) if norms else 0.0
+        row["grad_norm"] = grad_norm  # largest gradient norm before clipping, this epoch
+        if grad_norm > t.grad_warn:
+            message = (f"warning: gradient norm reached {grad_norm:.3g} in epoch {epoch} "
+                       f"(train.grad_warn={t.grad_warn:g}): gradients may be exploding; "
+                       + ("lower train.lr or train.clip" if t.clip
+                          else "set train.clip (e.g. 1.0) or lower train.lr"))
+            result.warnings.append(message)
+            tqdm.write(message, file=sys.stderr)
         result.history.append(row)
 
         value = row.get(monitor) if monitor else None
@@ -146,7 +191,8 @@ def fit(task: Task, model: nn.Module, cfg: RunConfig, run_dir: Path, *, resume: 
                      "scheduler": scheduler.state_dict() if scheduler else None,
                      "rng": torch.get_rng_state(), "history": result.history,
                      "best_epoch": result.best_epoch, "best_value": result.best_value,
-                     "bad_epochs": bad_epochs, "train_seconds": result.train_seconds}, last_path)
+                     "bad_epochs": bad_epochs, "train_seconds": result.train_seconds,
+                     "warnings": result.warnings}, last_path)
         if on_epoch:
             on_epoch(row)
         bar.set_postfix({k: f"{row[k]:.4g}" for k in ("train_loss", monitor or f"{eval_split}_loss")
