@@ -57,7 +57,8 @@ def cmd_run(args) -> int:
 
     if args.resume:
         result = experiment.resume(args.resume, data_dir=args.data_dir, runs_dir=args.runs_dir,
-                                   download=args.download, progress=not args.no_progress)
+                                   download=args.download, progress=not args.no_progress,
+                                   tensorboard=args.tensorboard)
     else:
         if not args.config:
             raise ConfigError("give a config file or preset name, e.g. `rnnlab run "
@@ -71,7 +72,8 @@ def cmd_run(args) -> int:
                 overrides.append(f"{key}={getattr(args, key)}")
         cfg = config.load(resolve_config(args.config), quick=args.quick, overrides=overrides)
         result = experiment.run(cfg, data_dir=args.data_dir, runs_dir=args.runs_dir,
-                                download=args.download, progress=not args.no_progress)
+                                download=args.download, progress=not args.no_progress,
+                                tensorboard=args.tensorboard)
     print_summary(result.summary, result.run_dir)
     return 0
 
@@ -132,6 +134,33 @@ def cmd_download(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from .inference import evaluate_run, metrics_agree
+
+    computed, stored = evaluate_run(args.run, args.split, runs_dir=args.runs_dir,
+                                    data_dir=args.data_dir, download=args.download)
+    keys = list(computed)
+    print(f"{args.split:<10}" + "".join(f"{k:>10}" for k in keys))
+    print(f"{'now':<10}" + "".join(f"{_fmt(computed[k]):>10}" for k in keys))
+    if stored:
+        print(f"{'stored':<10}" + "".join(f"{_fmt(stored.get(k, '')):>10}" for k in keys))
+        if not metrics_agree(computed, stored):
+            print("error: the recomputed metrics differ from the stored ones: the data files "
+                  "or the rnnlab version changed since the run", file=sys.stderr)
+            return 1
+        print("matches the stored metrics")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .inference import export_run
+
+    path = export_run(args.run, args.format, args.output, runs_dir=args.runs_dir,
+                      data_dir=args.data_dir, download=args.download)
+    print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnlab", description="Learn, run and compare recurrent networks on real data.")
@@ -162,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN", help="continue an interrupted run (id, prefix or folder)")
     p.add_argument("--download", action="store_true", help="download missing data files")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--tensorboard", action="store_true", help="also log scalars, figures and "
+                   "hyperparameters for TensorBoard under RUN/tensorboard "
+                   "(pip install 'rnnlab[tensorboard]')")
     common(p)
     p.set_defaults(func=cmd_run)
 
@@ -175,6 +207,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run id or unique prefix")
     common(p, data=False)
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("eval", help="re-evaluate a run's best checkpoint on a split",
+                       description="Rebuild the run's data pipeline from its config, load "
+                       "best.pt, recompute the metrics and compare them with the stored ones.")
+    p.add_argument("run", help="run id, unique prefix or run folder")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--download", action="store_true", help="download missing data files")
+    common(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("export", help="write a run's model as state_dict, TorchScript or ONNX",
+                       description="Export the model of a run (best checkpoint). Scratch "
+                       "layers are swapped for torch.nn layers holding the same weights, so "
+                       "the files load without rnnlab; ONNX output is checked against the model.")
+    p.add_argument("run", help="run id, unique prefix or run folder")
+    p.add_argument("--format", default="state_dict", choices=["state_dict", "torchscript", "onnx"])
+    p.add_argument("-o", "--output", help="file to write (default: model.* in the run folder)")
+    p.add_argument("--download", action="store_true", help="download missing data files")
+    common(p)
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("datasets", help="list known datasets and where their files are")
     common(p, runs=False)

@@ -34,6 +34,7 @@ from .errors import ConfigError, RunInterrupted, RunNotFound
 from .nn import count_parameters
 from .store import Store, now
 from .tasks import Task, get_task
+from .tblog import TensorBoardLog
 from .train import fit, load_checkpoint
 
 DB_NAME = "rnnlab.db"
@@ -118,7 +119,7 @@ def prepare(cfg: RunConfig, data_dir=None, download=False) -> tuple[Task, torch.
 
 
 def run(cfg: RunConfig, *, data_dir=None, runs_dir: str | Path = "runs", download: bool = False,
-        progress: bool = True, sweep: str | None = None) -> RunResult:
+        progress: bool = True, sweep: str | None = None, tensorboard: bool = False) -> RunResult:
     """Train and test one config; record it in ``runs_dir``."""
     task, model = prepare(cfg, data_dir, download)
     runs_dir = Path(runs_dir)
@@ -129,7 +130,7 @@ def run(cfg: RunConfig, *, data_dir=None, runs_dir: str | Path = "runs", downloa
     store = Store(runs_dir / DB_NAME)
     store.start_run(run_id, cfg.to_dict(), run_dir, sweep)
     return _train_and_report(task, model, cfg, run_id, run_dir, store, resume=False,
-                             progress=progress)
+                             progress=progress, tensorboard=tensorboard)
 
 
 def find_run_dir(ref: str, runs_dir: str | Path = "runs") -> tuple[str, Path]:
@@ -145,7 +146,7 @@ def find_run_dir(ref: str, runs_dir: str | Path = "runs") -> tuple[str, Path]:
 
 
 def resume(ref: str, *, data_dir=None, runs_dir: str | Path = "runs", download: bool = False,
-           progress: bool = True) -> RunResult:
+           progress: bool = True, tensorboard: bool = False) -> RunResult:
     """Continue an interrupted run from its last checkpoint, to the same result."""
     run_id, run_dir = find_run_dir(ref, runs_dir)
     store = Store(Path(runs_dir) / DB_NAME)
@@ -157,15 +158,20 @@ def resume(ref: str, *, data_dir=None, runs_dir: str | Path = "runs", download: 
     task, model = prepare(cfg, data_dir, download)
     store.set_status(run_id, "running")
     return _train_and_report(task, model, cfg, run_id, run_dir, store, resume=True,
-                             progress=progress)
+                             progress=progress, tensorboard=tensorboard)
 
 
 def _train_and_report(task: Task, model, cfg: RunConfig, run_id: str, run_dir: Path,
-                      store: Store, *, resume: bool, progress: bool) -> RunResult:
+                      store: Store, *, resume: bool, progress: bool,
+                      tensorboard: bool = False) -> RunResult:
     history_path = run_dir / "metrics.csv"
     history_so_far: list[dict] = []
 
+    board = TensorBoardLog(run_dir) if tensorboard else None
+
     def on_epoch(row: dict) -> None:
+        if board:
+            board.epoch(row)
         history_so_far.append(row)
         store.log_epoch(run_id, row["epoch"], row)
         write_history(history_so_far, history_path)
@@ -178,7 +184,7 @@ def _train_and_report(task: Task, model, cfg: RunConfig, run_id: str, run_dir: P
                      on_epoch=on_epoch)
         model.load_state_dict(load_checkpoint(run_dir / "best.pt")["model"])
         report = task.test_report(model)
-        task.figures(model, run_dir, result.history)
+        pictures = task.figures(model, run_dir, result.history)
         epochs = len(result.history)
         summary = {
             "run_id": run_id, "name": cfg.name, "task": cfg.task, "dataset": cfg.data.dataset,
@@ -196,6 +202,8 @@ def _train_and_report(task: Task, model, cfg: RunConfig, run_id: str, run_dir: P
         }
         write_json(summary, run_dir / "summary.json")  # last file: its presence means done
         store.finish_run(run_id, summary)
+        if board:
+            board.finish(cfg.to_dict(), summary, pictures)
     except KeyboardInterrupt:
         store.set_status(run_id, "interrupted")
         raise RunInterrupted(run_id) from None

@@ -77,6 +77,16 @@ class Task:
         """False when the split has no validation part: the last epoch is then kept."""
         return True
 
+    def splits(self) -> tuple[str, ...]:
+        """The data splits this run has, in order."""
+        return ("train", "val", "test") if self.has_validation else ("train", "test")
+
+    def example_input(self) -> tuple:
+        """A small batch of model inputs (positional), for tracing and export."""
+        batch = next(iter(self.train_batches(1)))
+        first = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return (first[:2],)
+
     def evaluate(self, model: nn.Module, split: str) -> dict[str, float]:
         """Loss and metrics on ``split`` (train | val | test), without prefixes."""
         raise NotImplementedError

@@ -1,0 +1,183 @@
+"""Use a finished run: reload its model and data pipeline, re-evaluate it, export the model.
+
+A run folder is self-sufficient: ``config.yaml`` rebuilds the exact data
+pipeline (same split, scaler fitted on the same training data, same
+vocabulary) and ``best.pt`` holds the weights, so a folder copied to another
+machine evaluates to the numbers stored in its ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+from torch import nn
+
+from . import config as config_mod
+from . import nn as rnn
+from .config import RunConfig
+from .errors import ConfigError, DataError
+from .experiment import find_run_dir, prepare
+from .tasks import Task
+from .train import load_checkpoint
+
+EXPORT_FORMATS = ("state_dict", "torchscript", "onnx")
+
+
+@dataclass
+class LoadedRun:
+    """A run brought back to life: its config, data pipeline, trained model and summary."""
+
+    run_id: str
+    run_dir: Path
+    cfg: RunConfig
+    task: Task
+    model: nn.Module
+    summary: dict
+
+
+def load_run(ref: str, *, runs_dir: str | Path = "runs", data_dir=None,
+             download: bool = False) -> LoadedRun:
+    """The run ``ref`` (folder, id or id prefix) with its best weights loaded, in eval mode."""
+    run_id, run_dir = find_run_dir(ref, runs_dir)
+    weights = run_dir / "best.pt"
+    if not weights.is_file():
+        raise DataError(f"run {run_id} has no best.pt in {run_dir}: it stopped before its first "
+                        "epoch ended. Resume it with `rnnlab run --resume` or start a new run.")
+    cfg = config_mod.from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()),
+                               source=str(run_dir / "config.yaml"))
+    task, model = prepare(cfg, data_dir, download)
+    model.load_state_dict(load_checkpoint(weights)["model"])
+    model.eval()
+    summary_path = run_dir / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    return LoadedRun(run_id, run_dir, cfg, task, model, summary)
+
+
+def evaluate_run(ref: str, split: str = "test", **kwargs) -> tuple[dict, dict]:
+    """(recomputed metrics, metrics stored with the run) on ``split``."""
+    run = load_run(ref, **kwargs)
+    available = run.task.splits()
+    if split not in available:
+        raise ConfigError(f"split {split!r} does not exist for run {run.run_id}; "
+                          f"it has {', '.join(available)}")
+    with torch.no_grad():
+        computed = run.task.evaluate(run.model, split)
+    stored = run.summary.get(split, {}) if split == "test" else _stored_epoch(run, split)
+    return computed, stored
+
+
+def _stored_epoch(run: LoadedRun, split: str) -> dict:
+    """The validation figures stored for the best epoch (what best.pt holds)."""
+    best = run.summary.get("best_epoch")
+    prefix = f"{split}_"
+    for row in _read_history(run.run_dir):
+        if row.get("epoch") == best:
+            return {k[len(prefix):]: v for k, v in row.items() if k.startswith(prefix)}
+    return {}
+
+
+def _read_history(run_dir: Path) -> list[dict]:
+    import csv
+
+    path = run_dir / "metrics.csv"
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v}
+                for row in csv.DictReader(f)]
+
+
+def metrics_agree(computed: dict, stored: dict, rel: float = 1e-6) -> bool:
+    """True when every stored figure is reproduced (to float rounding)."""
+    return all(k in computed and math.isclose(computed[k], v, rel_tol=rel, abs_tol=1e-9)
+               for k, v in stored.items() if isinstance(v, (int, float)))
+
+
+# ---------------------------------------------------------------- export
+
+def to_torch_layers(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose rnnlab.nn layers are torch.nn layers with the same weights.
+
+    Scratch layers share torch.nn's parameter names and gate order, so their
+    state_dict loads unchanged; exporters (TorchScript, ONNX) know torch.nn's layers.
+    """
+    model = copy.deepcopy(model)
+    for name, child in list(model.named_children()):
+        if isinstance(child, rnn.RNNBase):
+            args = dict(input_size=child.input_size, hidden_size=child.hidden_size,
+                        num_layers=child.num_layers, bias=child.bias,
+                        batch_first=child.batch_first, dropout=child.dropout,
+                        bidirectional=child.bidirectional)
+            if child.mode == "LSTM" and getattr(child, "proj_size", 0):
+                args["proj_size"] = child.proj_size
+            if child.mode.startswith("RNN"):
+                args["nonlinearity"] = child.nonlinearity
+            cls = {"LSTM": nn.LSTM, "GRU": nn.GRU}.get(child.mode, nn.RNN)
+            layer = cls(**args)
+            layer.load_state_dict(child.state_dict())
+            setattr(model, name, layer)
+        else:
+            setattr(model, name, to_torch_layers(child))
+    return model
+
+
+def export_run(ref: str, fmt: str, out: str | Path | None = None, **kwargs) -> Path:
+    """Write the run's model as a state_dict, TorchScript or ONNX file; return its path."""
+    if fmt not in EXPORT_FORMATS:
+        raise ConfigError(f"unknown export format {fmt!r}; choose one of "
+                          f"{', '.join(EXPORT_FORMATS)}")
+    run = load_run(ref, **kwargs)
+    suffix = {"state_dict": ".pt", "torchscript": ".torchscript.pt", "onnx": ".onnx"}[fmt]
+    out = Path(out) if out else run.run_dir / f"model{suffix}"
+    if fmt == "state_dict":
+        torch.save(run.model.state_dict(), out)
+        return out
+    model = to_torch_layers(run.model).eval()
+    example = run.task.example_input()
+    with torch.no_grad():
+        expected = model(*example)
+    if fmt == "torchscript":
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            traced = torch.jit.trace(model, example)
+        traced.save(str(out))
+        return out
+    try:
+        import onnx  # noqa: F401  (the exporter needs it; say so before tracing)
+    except ImportError:
+        raise ConfigError("ONNX export needs the onnx package: pip install 'rnnlab[export]'"
+                          ) from None
+    names = [f"input{i}" for i in range(len(example))]
+    with warnings.catch_warnings():  # tracer notes about shapes: the check below is the proof
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, example, str(out), input_names=names, output_names=["output"],
+                          dynamic_axes={n: {0: "batch"} for n in names + ["output"]},
+                          dynamo=False)
+    check_onnx(out, example, expected)
+    return out
+
+
+def check_onnx(path: Path, example: tuple, expected: torch.Tensor) -> None:
+    """Check the file with the ONNX checker and, when onnxruntime is installed, its outputs."""
+    import onnx
+
+    onnx.checker.check_model(onnx.load(str(path)))
+    try:
+        import onnxruntime
+    except ImportError:
+        return
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feeds = {i.name: t.numpy() for i, t in zip(session.get_inputs(), example)}
+    (got,) = session.run(None, feeds)[:1]
+    if not torch.allclose(torch.as_tensor(got), expected.float(), rtol=1e-4, atol=1e-5):
+        path.unlink()
+        raise DataError(f"the ONNX export of this model does not reproduce its outputs "
+                        f"(max difference {(torch.as_tensor(got) - expected).abs().max():.3g}); "
+                        "export it as torchscript or state_dict instead")
