@@ -191,35 +191,36 @@ class GRUScan(Function):
     @staticmethod
     def forward(ctx, gi, h0, w_hh, b_hh, plan: _Plan):
         hidden = h0.shape[1]
+        rz_, n_ = slice(0, 2 * hidden), slice(2 * hidden, 3 * hidden)
         a_all = gi.clone()  # r, z activated in place; n block becomes n
-        gh_all = torch.empty_like(gi)  # W_hh h + b_hh; backward needs its n block
+        if b_hh is not None:
+            a_all[:, rz_] += b_hh[rz_]  # r and z see b_ih + b_hh; b_hn stays inside r * (...)
+        ghn_all = gi.new_empty(gi.shape[0], hidden)  # W_hn h + b_hn: backward needs it
         out = gi.new_empty(gi.shape[0], hidden)
-        w_t = w_hh.t()
+        w_rz, w_n = w_hh[rz_].t(), w_hh[n_].t()
         for k, (off, bs) in enumerate(plan.steps):
             rows = slice(off, off + bs)
             h = plan.prev(k, out, h0)
-            gh = gh_all[rows]
-            if b_hh is None:
-                torch.mm(h, w_t, out=gh)
-            else:
-                torch.addmm(b_hh, h, w_t, out=gh)
             a = a_all[rows]
-            rz = a[:, :2 * hidden].add_(gh[:, :2 * hidden]).sigmoid_()
-            n = a[:, 2 * hidden:].addcmul_(rz[:, :hidden], gh[:, 2 * hidden:]).tanh_()
+            rz = a[:, rz_].addmm_(h, w_rz).sigmoid_()
+            if b_hh is None:
+                ghn = torch.mm(h, w_n, out=ghn_all[rows])
+            else:
+                ghn = torch.addmm(b_hh[n_], h, w_n, out=ghn_all[rows])
+            n = a[:, n_].addcmul_(rz[:, :hidden], ghn).tanh_()
             torch.addcmul(n, rz[:, hidden:], h - n, out=out[rows])  # (h - n) * z + n
         h_n = plan.finals(out)
-        ctx.save_for_backward(a_all, gh_all, out, h0, w_hh)
+        ctx.save_for_backward(a_all, ghn_all, out, h0, w_hh)
         ctx.plan, ctx.has_bias = plan, b_hh is not None
         return out, h_n
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_out, d_hn):
-        a_all, gh_all, out, h0, w_hh = ctx.saved_tensors
+        a_all, ghn, out, h0, w_hh = ctx.saved_tensors
         plan = ctx.plan
         hidden = h0.shape[1]
         r, z, n = a_all.split(hidden, dim=1)
-        ghn = gh_all[:, 2 * hidden:]
         h_prev = plan.gather_prev(out, h0)
         # dGi = [dn_pre*ghn*r(1-r), dh*(h_prev-n)*z(1-z), dh*(1-z)*(1-n^2)], factors first.
         dgi = torch.empty_like(a_all)
