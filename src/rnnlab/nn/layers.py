@@ -6,8 +6,13 @@ initialisation are those of ``torch.nn.RNN/LSTM/GRU``; a ``state_dict`` loads
 into either class. With the same seed, a scratch layer and a torch.nn layer are
 created with identical weights, so the two can be compared run for run.
 
-The only extra argument is ``init``: ``default`` (torch's U(-1/sqrt(H), 1/sqrt(H))),
-``xavier``, ``kaiming`` or ``orthogonal`` (see :func:`init_weights`).
+The extra keyword arguments are ``init``: ``default`` (torch's U(-1/sqrt(H), 1/sqrt(H))),
+``xavier``, ``kaiming`` or ``orthogonal`` (see :func:`init_weights`), and ``fast``:
+``True`` (default) runs each layer-direction as one fused autograd Function with a
+hand-written backward through time (:mod:`rnnlab.nn.fused`); ``False`` runs the
+readable reference loop below, where autograd records every step of :mod:`cells`
+(the one to read, and the one to use if you need double backward). Both compute
+the same numbers; the attribute ``layer.fast`` can be switched at any time.
 
 Variable-length batches (``PackedSequence``) are run as torch.nn runs them: the
 active batch shrinks as sequences end (``batch_sizes``), so every sequence's
@@ -26,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
+from . import fused
 from .cells import GATES, STEPS, State, Step
 
 INITS = ("default", "xavier", "kaiming", "orthogonal")
@@ -113,7 +119,7 @@ class RNNBase(nn.Module):
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, proj_size: int = 0, device=None, dtype=None,
-                 *, init: str = "default") -> None:
+                 *, init: str = "default", fast: bool = True) -> None:
         super().__init__()
         if mode not in STEPS:
             raise ValueError(f"Unrecognized RNN mode: {mode}")
@@ -152,6 +158,7 @@ class RNNBase(nn.Module):
         self.bidirectional = bidirectional
         self.proj_size = proj_size
         self.init = init
+        self.fast = fast
         self._step = STEPS[mode]
 
         factory = {"device": device, "dtype": dtype}
@@ -234,8 +241,13 @@ class RNNBase(nn.Module):
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._layer_weights(layer, direction)
                 gi = F.linear(layer_input, w_ih, b_ih)  # all steps in one matmul
                 row = layer * directions + direction
-                out, final = _scan(self._step, gi, sizes, tuple(s[row] for s in hx),
-                                   w_hh, b_hh, w_hr, reverse=direction == 1)
+                state = tuple(s[row] for s in hx)
+                if self.fast:
+                    out, final = fused.scan(self.mode, gi, sizes, state, w_hh, b_hh, w_hr,
+                                            reverse=direction == 1)
+                else:
+                    out, final = _scan(self._step, gi, sizes, state, w_hh, b_hh, w_hr,
+                                       reverse=direction == 1)
                 outs.append(out)
                 finals.append(final)
             layer_input = outs[0] if directions == 1 else torch.cat(outs, dim=1)
@@ -296,44 +308,46 @@ class RNNBase(nn.Module):
         if self.mode == "RNN_RELU":
             s += ", nonlinearity='relu'"
         for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0),
-                              ("bidirectional", False), ("init", "default")):
+                              ("bidirectional", False), ("init", "default"),
+                              ("fast", True)):
             if getattr(self, name) != default:
                 s += f", {name}={getattr(self, name)!r}"
         return s
 
 
 class RNN(RNNBase):
-    """Elman RNN, ``torch.nn.RNN``'s arguments plus ``init``."""
+    """Elman RNN, ``torch.nn.RNN``'s arguments plus ``init`` and ``fast``."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False, device=None, dtype=None,
-                 *, init: str = "default") -> None:
+                 *, init: str = "default", fast: bool = True) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
         self.nonlinearity = nonlinearity
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
                          hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         0, device, dtype, init=init)
+                         0, device, dtype, init=init, fast=fast)
 
 
 class LSTM(RNNBase):
-    """LSTM, ``torch.nn.LSTM``'s arguments (``proj_size`` included) plus ``init``."""
+    """LSTM, ``torch.nn.LSTM``'s arguments (``proj_size`` included) plus ``init`` and ``fast``."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, proj_size: int = 0, device=None, dtype=None,
-                 *, init: str = "default") -> None:
+                 *, init: str = "default", fast: bool = True) -> None:
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, proj_size, device, dtype, init=init)
+                         dropout, bidirectional, proj_size, device, dtype, init=init,
+                         fast=fast)
 
 
 class GRU(RNNBase):
-    """GRU, ``torch.nn.GRU``'s arguments plus ``init``."""
+    """GRU, ``torch.nn.GRU``'s arguments plus ``init`` and ``fast``."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, device=None, dtype=None,
-                 *, init: str = "default") -> None:
+                 *, init: str = "default", fast: bool = True) -> None:
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, 0, device, dtype, init=init)
+                         dropout, bidirectional, 0, device, dtype, init=init, fast=fast)
