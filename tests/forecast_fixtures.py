@@ -79,7 +79,7 @@ def write_krakow(root: Path, sensors: tuple[int, ...] = (142, 171),
     rng = np.random.default_rng(2)
     frame = pd.DataFrame({"UTC time": hours.strftime("%Y-%m-%dT%H:%M:%S")})
     for s in sensors:
-        season = -10 * np.cos(2 * np.pi * hours.dayofyear / 365) + 8
+        season = -10 * np.cos(2 * np.pi * hours.day_of_year / 365) + 8
         values = {"temperature": season + 4 * np.sin(2 * np.pi * (hours.hour - 9) / 24),
                   "humidity": rng.uniform(40, 100, len(hours)),
                   "pressure": rng.normal(101300, 500, len(hours)),

@@ -24,7 +24,7 @@ from .series import TimeSeries
 TIME_FEATURES = {
     "hour": lambda ix: ix.hour + ix.minute / 60,  # hour of the day, 0 .. 23.83
     "weekday": lambda ix: ix.weekday,  # Monday = 0
-    "dayofyear": lambda ix: ix.dayofyear,
+    "dayofyear": lambda ix: ix.day_of_year,
 }
 
 
