@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -47,8 +47,8 @@ class ForecastData:
     split_dates: list[str] = option(
         [], "split by dates instead of ratios: each date starts the next part, e.g. "
         "['2015-01-01'] = train before 2015, test from 2015 (one date: no validation)")
-    nodes: list[str] = option([], "nodes (sensors, stations) to use, by column name; "
-                              "empty = all")
+    nodes: list[Any] = option([], "nodes (sensors, stations) to use, by column name (a "
+                              "number is read as its name); empty = all")
     features: list[str] = option(
         [], "input features of each node, by name (time features: hour, weekday, dayofyear); "
         "empty = all")
@@ -69,6 +69,9 @@ class ForecastData:
         "slides do (batch_metrics.csv/.png); 0 = off", ge=0)
 
     def check(self) -> None:
+        if any(not isinstance(n, (str, int)) or isinstance(n, bool) for n in self.nodes):
+            raise ConfigError(f"data.nodes: expected names or numbers, got {self.nodes}")
+        self.nodes = [str(n) for n in self.nodes]  # YAML reads sensor ids such as 171 as ints
         if self.split_dates:
             if len(self.split_dates) not in (1, 2):
                 raise ConfigError(f"data.split_dates needs 1 (train/test) or 2 (train/val/test) "
