@@ -40,7 +40,8 @@ def test_beijing_pm25_reads_the_uci_header(tmp_path):
                      b"2,2010,1,1,1,129,-16,-4,1020,SE,1.79,0,0\r\n")
     s = beijing_pm25.read(path)
     assert np.isnan(s.values[0, 0, 0]) and s.values[1, 0, 0] == 129
-    assert s.values[:, 0, 2].tolist() == [-11, -4] and s.index[1] == pd.Timestamp("2010-01-01 01:00")
+    assert s.values[:, 0, 2].tolist() == [-11, -4]
+    assert s.index[1] == pd.Timestamp("2010-01-01 01:00")
 
 
 @pytest.mark.realdata
