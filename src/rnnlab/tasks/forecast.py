@@ -381,7 +381,7 @@ class ForecastTask(Task):
         index = self.series.index
         times = index[steps] if index is not None else steps
         cols = [c for c in self.cfg.data.plot_columns if c < self.n_features] or [0]
-        kind = self.series.column_kind if not self.target_names else ""
+        kind = self.series.column_kind if self.n_nodes > 1 or not self.target_names else ""
         paths.append(figures.forecast_plot(
             times, truth[:, 0][:, cols], pred[:, cols],
             [f"{kind} {self.columns[c]}".strip() for c in cols],
