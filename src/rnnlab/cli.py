@@ -49,6 +49,11 @@ def print_summary(summary: dict, run_dir: Path) -> None:
     print(f"  {'test':<12}" + "".join(f"{k:>10}" for k in keys))
     for label, metrics in rows:
         print(f"  {label:<12}" + "".join(f"{_fmt(metrics.get(k, '')):>10}" for k in keys))
+    for step, rows in summary.get("horizons", {}).items():  # multi-step forecasts, per horizon
+        print(f"  at {step:<9}" + "".join(f"{k:>10}" for k in ("rmse", "mae", "mape")))
+        for label, metrics in rows.items():
+            print(f"  {label:<12}" + "".join(f"{_fmt(metrics.get(k, '')):>10}"
+                                             for k in ("rmse", "mae", "mape")))
     print(f"  run folder: {run_dir}")
 
 

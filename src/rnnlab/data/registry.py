@@ -34,6 +34,8 @@ class DataFile:
     url: str
     sha256: str | None = None  # None where only the file's structure can be checked
     size: int | None = None
+    also_sha256: tuple[str, ...] = ()  # other accepted versions (e.g. the original's header)
+    manual: str | None = None  # why it cannot be downloaded, and how to get it by hand
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def verify(path: Path, file: DataFile, dataset: str) -> None:
                         f"has {file.size:,}: it is truncated or altered. {fix}")
     if file.sha256 is not None:
         got = sha256(path)
-        if got != file.sha256:
+        if got != file.sha256 and got not in file.also_sha256:
             raise DataError(f"{path} has sha256 {got[:16]}... but the published file has "
                             f"{file.sha256[:16]}...: it is altered or corrupt. {fix}")
 
@@ -136,8 +138,13 @@ def find_file(dataset: str, file: DataFile, data_dir: str | Path | None = None,
             verify(candidate, file, dataset)
             return candidate
         looked.append(f"{label} ({candidate})")
-    if download:
+    if download and not file.manual:
         return download_file(dataset, file)
+    if file.manual:
+        raise DataError(
+            f"dataset {dataset!r}: file {file.path} not found. Looked in: " + "; ".join(looked)
+            + f". It cannot be downloaded automatically: {file.manual} Put it at "
+            f"<folder>/{file.path} and pass --data-dir <folder> or set RNNLAB_DATA.")
     raise DataError(
         f"dataset {dataset!r}: file {file.path} not found. Looked in: " + "; ".join(looked)
         + f". Fix: run `rnnlab download {dataset}` (fetches {file.url}), or put the file "

@@ -25,6 +25,7 @@ class TimeSeries:
     freq: str | None = None
     features: list[str] | None = None
     column_kind: str = "column"  # what a column is, for labels: "detector", "sensor", ...
+    units: dict[str, str] | None = None  # unit of each feature where they differ (Jena, PM2.5)
 
     def __post_init__(self) -> None:
         if self.values.ndim not in (2, 3):
@@ -32,8 +33,18 @@ class TimeSeries:
                              f"got shape {self.values.shape}")
         if len(self.columns) != self.values.shape[1]:
             raise ValueError(f"{len(self.columns)} column names for {self.values.shape[1]} columns")
+        if self.features is not None and (self.values.ndim != 3
+                                          or len(self.features) != self.values.shape[2]):
+            raise ValueError(f"{len(self.features)} feature names for values of shape "
+                             f"{self.values.shape}")
         if self.index is not None and len(self.index) != len(self.values):
             raise ValueError(f"index has {len(self.index)} stamps for {len(self.values)} steps")
 
     def __len__(self) -> int:
         return len(self.values)
+
+    def unit_of(self, feature: str | None = None) -> str:
+        """The unit of one feature (or the series' single unit)."""
+        if feature is not None and self.units and feature in self.units:
+            return self.units[feature]
+        return self.unit

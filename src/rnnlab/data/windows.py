@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 
 from ..errors import ConfigError
@@ -20,12 +21,43 @@ from ..errors import ConfigError
 Array = np.ndarray | torch.Tensor
 
 
-def split_points(length: int, ratios: Sequence[float]) -> list[int]:
-    """Boundaries of a chronological split: ``int(length * cumulative ratio)`` as on the slides.
+def split_points(length: int, ratios: Sequence[float] | None = None, *,
+                 index: pd.DatetimeIndex | None = None,
+                 dates: Sequence[str | pd.Timestamp] | None = None) -> list[int]:
+    """Boundaries of a chronological split, by ratios or by dates.
+
+    By ratios: ``int(length * cumulative ratio)`` as on the slides. By dates
+    (``index`` = the time of every step): each date starts a new part, so
+    ``dates=["2015-01-01"]`` puts every step before 2015 in the first part and the
+    rest in the second (Jena: 2009-2014 train, 2015-2016 test).
 
     >>> split_points(10, [0.6, 0.2, 0.2])
     [0, 6, 8, 10]
     """
+    if dates is not None:  # each date starts a part: first step at or after it
+        if index is None:
+            raise ConfigError("a split by dates needs the time of every step, but this series has "
+                              "no time index; split it by ratios instead (data.split)")
+        if len(index) != length:
+            raise ValueError(f"index has {len(index)} stamps for a series of {length} steps")
+        try:
+            stamps = [pd.Timestamp(d) for d in dates]
+        except (ValueError, TypeError) as err:
+            raise ConfigError(f"split dates {list(dates)}: {err}; write them as e.g. "
+                              f"'2015-01-01' or '2015-01-01 00:00'") from None
+        if not stamps or any(a >= b for a, b in zip(stamps, stamps[1:])):
+            raise ConfigError(f"split dates must be one or more dates in increasing order, "
+                              f"got {list(dates)}")
+        index = pd.DatetimeIndex(index)
+        points = [0] + [int(index.searchsorted(t)) for t in stamps] + [length]
+        for a, b, where in zip(points[:-1], points[1:], range(len(points) - 1)):
+            if b <= a:
+                first, last = index[0], index[-1]
+                raise ConfigError(f"split dates {list(dates)} leave part {where + 1} empty: the "
+                                  f"series runs from {first} to {last}. Choose dates inside it.")
+        return points
+    if ratios is None:
+        raise ConfigError("give split ratios (e.g. [0.6, 0.2, 0.2]) or split dates")
     ratios = list(ratios)
     if any(r <= 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
         raise ConfigError(f"split ratios must be positive and sum to 1, got {ratios} "
@@ -38,12 +70,16 @@ def split_points(length: int, ratios: Sequence[float]) -> list[int]:
     return points
 
 
-def split_series(series: Array, ratios: Sequence[float] = (0.6, 0.2, 0.2)) -> list[Array]:
+def split_series(series: Array, ratios: Sequence[float] | None = (0.6, 0.2, 0.2), *,
+                 index: pd.DatetimeIndex | None = None,
+                 dates: Sequence[str | pd.Timestamp] | None = None) -> list[Array]:
     """Split along time (axis 0) into consecutive parts, e.g. train/val/test = 6:2:2.
 
-    The parts are views of ``series``, in time order, covering it exactly once.
+    With ``index`` and ``dates`` the parts start at those dates instead (see
+    :func:`split_points`). The parts are views of ``series``, in time order,
+    covering it exactly once.
     """
-    points = split_points(len(series), ratios)
+    points = split_points(len(series), ratios, index=index, dates=dates)
     return [series[a:b] for a, b in zip(points[:-1], points[1:])]
 
 

@@ -82,3 +82,39 @@ def forecast_plot(times, truth: np.ndarray, pred: np.ndarray, labels: Sequence[s
         draw_forecast(ax, times, truth[:, k], pred[:, k], label, unit)
     fig.autofmt_xdate()
     return _save(fig, path)
+
+
+def error_by_horizon(per_step: dict[str, dict[str, Sequence[float]]], labels: Sequence[str],
+                     path: Path, unit: str = "") -> Path:
+    """MAE and RMSE at each forecast step, one line per forecaster (model, baselines).
+
+    ``per_step[forecaster][metric]`` holds one value per step; ``labels`` name the
+    steps (e.g. 5min, 10min, ...).
+    """
+    metrics = ("mae", "rmse")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.8), squeeze=False)
+    x = np.arange(1, len(labels) + 1)
+    for ax, metric in zip(axes[0], metrics):
+        for name, values in per_step.items():
+            ax.plot(x, values[metric], marker="o", ms=3, label=name)
+        ax.set_xticks(x, labels, rotation=45 if len(labels) > 6 else 0, fontsize=8)
+        ax.set_xlabel("forecast horizon")
+        ax.set_ylabel(unit)
+        ax.set_title(f"test {metric.upper()} by horizon")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return _save(fig, path)
+
+
+def batch_curves(log: Sequence[dict], path: Path, unit: str = "") -> Path:
+    """Test RMSE, MAE and MAPE against the number of trained batches (the slides' curves)."""
+    keys = ("rmse", "mae", "mape")
+    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.5), squeeze=False)
+    batches = [row["batch"] for row in log]
+    for ax, key in zip(axes[0], keys):
+        ax.plot(batches, [row[key] for row in log], marker="o" if len(log) < 30 else None, ms=3)
+        ax.set_xlabel("trained batches")
+        ax.set_ylabel("%" if key == "mape" else unit)
+        ax.set_title(f"test {key.upper()}")
+        ax.grid(alpha=0.3)
+    return _save(fig, path)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.metrics import mean_absolute_error, mean_squared_error
 from torch import Tensor, nn
@@ -22,6 +23,8 @@ from torch import Tensor, nn
 from .. import nn as rnn
 from ..config import ModelConfig, option
 from ..data import make_scaler, split_points, windows
+from ..data.features import assemble, select_features, select_nodes
+from ..data.resample import complete_windows, pandas_freq, regularize_series
 from ..data.sources import loader
 from ..errors import ConfigError
 from ..report import figures
@@ -41,15 +44,50 @@ class ForecastData:
     split: list[float] = option([0.6, 0.2, 0.2],
                                 "chronological train/val/test ratios, applied before windowing; "
                                 "two ratios = train/test without validation")
+    split_dates: list[str] = option(
+        [], "split by dates instead of ratios: each date starts the next part, e.g. "
+        "['2015-01-01'] = train before 2015, test from 2015 (one date: no validation)")
+    nodes: list[Any] = option([], "nodes (sensors, stations) to use, by column name (a "
+                              "number is read as its name); empty = all")
+    features: list[str] = option(
+        [], "input features of each node, by name (time features: hour, weekday, dayofyear); "
+        "empty = all")
+    targets: list[str] = option([], "features to predict; empty = the input features")
+    resample: str = option("", "put the series on a full regular index first: hourly, 10min, "
+                           "5min, ... (empty = keep the source's steps)")
+    interpolate_limit: int = option(
+        2, "fill gaps by linear interpolation, at most this many steps from each side "
+        "(limit_direction='both'); windows still holding NaN are dropped; 0 = no filling", ge=0)
     scaler: Literal["minmax", "standard", "none"] = option(
-        "minmax", "per-column scaling fitted on the training split only")
-    plot_columns: list[int] = option([0, 1, 2], "columns drawn in the prediction plot")
+        "minmax", "per-column (node x feature) scaling fitted on the training split only")
+    plot_columns: list[int] = option([0, 1, 2], "target columns drawn in the prediction plot")
+    report_horizons: list[int] = option(
+        [], "forecast steps reported on their own in the summary, e.g. [3, 6, 12] = 15/30/60 "
+        "min at 5-min steps; empty = all steps of the horizon")
+    test_every: int = option(
+        0, "also compute RMSE/MAE/MAPE on the test split every N training batches, as the "
+        "slides do (batch_metrics.csv/.png); 0 = off", ge=0)
 
     def check(self) -> None:
-        if len(self.split) not in (2, 3):
+        if any(not isinstance(n, (str, int)) or isinstance(n, bool) for n in self.nodes):
+            raise ConfigError(f"data.nodes: expected names or numbers, got {self.nodes}")
+        self.nodes = [str(n) for n in self.nodes]  # YAML reads sensor ids such as 171 as ints
+        if self.split_dates:
+            if len(self.split_dates) not in (1, 2):
+                raise ConfigError(f"data.split_dates needs 1 (train/test) or 2 (train/val/test) "
+                                  f"dates, got {self.split_dates}")
+            # their format and range are checked against the series' dates when it loads
+        elif len(self.split) not in (2, 3):
             raise ConfigError(f"data.split needs 2 (train/test) or 3 (train/val/test) ratios, "
                               f"got {self.split}")
-        split_points(100, self.split)  # raises on ratios that are not positive or sum != 1
+        else:
+            split_points(100, self.split)  # raises on ratios that are not positive or sum != 1
+        bad = [k for k in self.report_horizons if not 1 <= k <= self.horizon]
+        if bad:
+            raise ConfigError(f"data.report_horizons {bad} outside 1..data.horizon "
+                              f"({self.horizon})")
+        if self.resample:
+            pandas_freq(self.resample)
 
 
 @dataclass
@@ -93,22 +131,29 @@ def horizon_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
 class ForecastNet(nn.Module):
     """A recurrent layer reading the window, a linear head mapping its final state to the forecast.
 
-    Input (batch, history, nodes * features) -> output (batch, horizon, nodes * features).
+    Input (batch, history, nodes * features) -> output (batch, horizon, nodes * out_features).
     With ``per_node`` every node is a separate sequence of ``features`` values: the
     batch grows to batch * nodes and all nodes share one set of weights.
+    ``out_features`` (default: ``features``) are the predicted features of each node;
+    ``residual_index`` says where each of them sits among the input features.
     """
 
     def __init__(self, rnn_layer: nn.Module, hidden_out: int, horizon: int, nodes: int,
-                 features: int, per_node: bool = False, residual: bool = False):
+                 features: int, per_node: bool = False, residual: bool = False,
+                 out_features: int | None = None, residual_index: list[int] | None = None):
         super().__init__()
         self.rnn = rnn_layer
-        outputs = features if per_node else nodes * features
+        out_features = features if out_features is None else out_features
+        outputs = out_features if per_node else nodes * out_features
         self.head = nn.Linear(hidden_out, horizon * outputs)
         self.horizon, self.nodes, self.features = horizon, nodes, features
+        self.out_features = out_features
         self.per_node, self.residual = per_node, residual
+        self.residual_index = (list(range(features)) if residual_index is None
+                               else list(residual_index))
 
     def forward(self, x: Tensor) -> Tensor:
-        batch, steps, width = x.shape
+        batch, steps, _ = x.shape
         seq = x
         if self.per_node:
             seq = (x.view(batch, steps, self.nodes, self.features).permute(0, 2, 1, 3)
@@ -119,10 +164,12 @@ class ForecastNet(nn.Module):
         last = torch.cat(list(h_n[-directions:]), dim=1)  # final layer, all directions
         out = self.head(last)
         if self.per_node:
-            out = (out.view(batch, self.nodes, self.horizon, self.features).permute(0, 2, 1, 3))
-        out = out.reshape(batch, self.horizon, width)
-        if self.residual:  # the last observed values, repeated over the horizon
-            out = out + x[:, -1:, :]
+            out = (out.view(batch, self.nodes, self.horizon, self.out_features)
+                   .permute(0, 2, 1, 3))
+        out = out.reshape(batch, self.horizon, self.nodes * self.out_features)
+        if self.residual:  # the last observed values of the targets, repeated over the horizon
+            last_in = x[:, -1].reshape(batch, self.nodes, self.features)[:, :, self.residual_index]
+            out = out + last_in.reshape(batch, 1, -1)
         return out
 
 
@@ -134,31 +181,80 @@ class ForecastTask(Task):
     def __init__(self, cfg, data_dir=None, download=False, device="cpu"):
         super().__init__(cfg, data_dir, download, device)
         d = cfg.data
-        self.series = loader(d.dataset)(data_dir, download)
-        values = self.series.values.reshape(len(self.series), -1)
-        points = split_points(len(values), d.split)
-        names = SPLITS if len(d.split) == 3 else ("train", "test")
+        series = select_nodes(loader(d.dataset)(data_dir, download), d.nodes)
+        series, in_names, out_names = select_features(series, d.features, d.targets)
+        # regular steps and short gaps filled before anything is split or scaled
+        self.series = regularize_series(series, d.resample, d.interpolate_limit)
+        self.input_names, self.target_names = in_names, out_names
+        inputs = assemble(self.series, in_names)  # (time, nodes, input features)
+        targets = assemble(self.series, out_names)  # (time, nodes, target features)
+        self.n_nodes, self.n_in, self.n_out = inputs.shape[1], inputs.shape[2], targets.shape[2]
+        x_all = inputs.reshape(len(inputs), -1)
+        y_all = targets.reshape(len(targets), -1)
+        if d.split_dates:
+            points = split_points(len(x_all), index=self.series.index, dates=d.split_dates)
+        else:
+            points = split_points(len(x_all), d.split)
+        names = SPLITS if len(points) == 4 else ("train", "test")
+        how = "data.split_dates" if d.split_dates else "data.split"
         window = d.history + d.horizon
-        self.parts, self.raw = {}, {}
+        self.parts, self.raw, self.raw_inputs = {}, {}, {}
         for name, a, b in zip(names, points[:-1], points[1:]):
             if b - a < window:
                 raise ConfigError(
                     f"a window of data.history + data.horizon = {window} steps does not fit in "
-                    f"the {name} split ({b - a} of {len(values)} steps). Lower data.history or "
-                    f"data.horizon, or give the {name} split a larger share in data.split.")
-            self.raw[name] = values[a:b]
+                    f"the {name} split ({b - a} of {len(x_all)} steps). Lower data.history or "
+                    f"data.horizon, or give the {name} split a larger share in {how}.")
+            self.raw[name], self.raw_inputs[name] = y_all[a:b], x_all[a:b]
             self.parts[name] = (a, b)
-        self.scaler = make_scaler(d.scaler).fit(self.raw["train"])
-        self.columns = self.series.columns
-        self.n_features = values.shape[1]  # nodes * features per node
-        self.n_nodes = self.series.values.shape[1]
-        self.windows = {}
-        for name, raw in self.raw.items():
-            scaled = torch.as_tensor(self.scaler.transform(raw), dtype=torch.float32)
-            x, y = windows(scaled, d.history, d.horizon, d.stride)  # views, no copies
-            x_raw, y_raw = windows(torch.as_tensor(raw), d.history, d.horizon, d.stride)
-            self.windows[name] = {"x": x, "y": y, "y_raw": y_raw, "last_raw": x_raw[:, -1]}
-        self.train_mean = self.raw["train"].mean(axis=0)
+        self.input_scaler = make_scaler(d.scaler).fit(self.raw_inputs["train"])
+        self.scaler = make_scaler(d.scaler).fit(self.raw["train"])  # targets: metrics invert it
+        self.columns = self._target_labels()
+        self.n_features = y_all.shape[1]  # target columns: nodes * target features
+        self.windows, self.dropped = {}, {}
+        for name, (a, _) in self.parts.items():
+            self.windows[name], self.dropped[name] = self._make_windows(name, a)
+            if len(self.windows[name]["x"]) == 0:
+                raise ConfigError(
+                    f"every window of the {name} split holds a gap (NaN) that interpolation "
+                    f"did not fill. Raise data.interpolate_limit, or choose other "
+                    f"data.nodes / data.features.")
+        self.train_mean = np.nanmean(self.raw["train"], axis=0)
+        self.batch_log: list[dict] = []
+        self._trained = 0
+
+    def _make_windows(self, name: str, first_step: int) -> tuple[dict, int]:
+        """Scaled input/target windows of one split (views), minus those holding NaN."""
+        d = self.cfg.data
+        scaled_x = torch.as_tensor(self.input_scaler.transform(self.raw_inputs[name]),
+                                   dtype=torch.float32)
+        scaled_y = torch.as_tensor(self.scaler.transform(self.raw[name]), dtype=torch.float32)
+        x, _ = windows(scaled_x, d.history, d.horizon, d.stride)  # views, no copies
+        _, y = windows(scaled_y, d.history, d.horizon, d.stride)
+        seen_raw, y_raw = windows(torch.as_tensor(self.raw[name]), d.history, d.horizon,
+                                  d.stride)
+        w = {"x": x, "y": y, "y_raw": y_raw, "last_raw": seen_raw[:, -1],
+             "start": torch.arange(len(x)) * d.stride + first_step}
+        keep = complete_windows(x, y, seen_raw[:, -1:])
+        dropped = int((~keep).sum())
+        if dropped:  # copies only where windows had to go
+            idx = torch.from_numpy(np.flatnonzero(keep))
+            w = {k: v[idx] for k, v in w.items()}
+        return w, dropped
+
+    def _target_labels(self) -> list[str]:
+        nodes = [str(c) for c in self.series.columns]
+        if not self.target_names:
+            return nodes
+        if len(nodes) == 1:
+            return list(self.target_names)
+        return [f"{n} {f}" for n in nodes for f in self.target_names]
+
+    @property
+    def unit(self) -> str:
+        """The unit of the targets, or '' when they mix units."""
+        units = {self.series.unit_of(f) for f in self.target_names} or {self.series.unit}
+        return units.pop() if len(units) == 1 else ""
 
     @property
     def has_validation(self) -> bool:
@@ -166,34 +262,58 @@ class ForecastTask(Task):
 
     def describe(self):
         d = self.cfg.data
-        return {"dataset": d.dataset, "unit": self.series.unit, "steps": len(self.series),
-                "columns": self.n_features, "freq": self.series.freq,
+        return {"dataset": d.dataset, "unit": self.unit, "steps": len(self.series),
+                "columns": self.n_features, "nodes": self.n_nodes, "freq": self.series.freq,
+                "inputs": self.input_names or None, "targets": self.target_names or None,
                 "windows": {k: len(v["x"]) for k, v in self.windows.items()},
-                "split_steps": {k: [a, b] for k, (a, b) in self.parts.items()}}
+                "dropped_nan_windows": self.dropped,
+                "split_steps": {k: [a, b] for k, (a, b) in self.parts.items()},
+                "split_times": self._split_times()}
+
+    def _split_times(self) -> dict | None:
+        index = self.series.index
+        if index is None:
+            return None
+        return {k: [str(index[a]), str(index[b - 1])] for k, (a, b) in self.parts.items()}
 
     def build_model(self) -> nn.Module:
         m, d = self.cfg.model, self.cfg.data
         per_node = m.layout == "per_node"
-        node_features = self.n_features // self.n_nodes
+        residual_index = None
+        if self.target_names:
+            missing = [f for f in self.target_names if f not in self.input_names]
+            if m.residual and missing:
+                raise ConfigError(f"model.residual adds the last observed target to the "
+                                  f"forecast, but the targets {missing} are not among "
+                                  f"data.features; add them or set model.residual=false")
+            if not missing:
+                residual_index = [self.input_names.index(f) for f in self.target_names]
+        width = self.n_nodes * self.n_in
         layer = rnn.build_rnn(m.kind, m.impl,
-                              input_size=node_features if per_node else self.n_features,
+                              input_size=self.n_in if per_node else width,
                               hidden_size=m.hidden_size, num_layers=m.num_layers,
                               nonlinearity=m.nonlinearity, batch_first=True, dropout=m.dropout,
                               bidirectional=m.bidirectional, init=m.init)
         out = m.hidden_size * (2 if m.bidirectional else 1)
-        return ForecastNet(layer, out, d.horizon, self.n_nodes, node_features, per_node,
-                           m.residual)
+        return ForecastNet(layer, out, d.horizon, self.n_nodes, self.n_in, per_node,
+                           m.residual, out_features=self.n_out, residual_index=residual_index)
 
     def num_train_batches(self) -> int:
         return math.ceil(len(self.windows["train"]["x"]) / self.cfg.train.batch_size)
 
     def train_batches(self, epoch):
         w = self.windows["train"]
+        self._trained = (epoch - 1) * self.num_train_batches()  # also right after a resume
         order = torch.randperm(len(w["x"]), generator=self.batch_generator(self.cfg.seed, epoch))
         for idx in order.split(self.cfg.train.batch_size):
             yield w["x"][idx].to(self.device), w["y"][idx].to(self.device)
 
     def train_step(self, model, batch):
+        every = self.cfg.data.test_every
+        if every and self._trained and self._trained % every == 0:
+            self.batch_log.append({"batch": self._trained, **self.evaluate(model, "test")})
+            model.train()
+        self._trained += 1
         x, y = batch
         return nn.functional.mse_loss(model(x), y), len(x)
 
@@ -214,34 +334,68 @@ class ForecastTask(Task):
         loss = float(np.mean((scaled_pred - self.scaler.transform(truth)) ** 2))
         return {"loss": loss, **horizon_metrics(truth, pred)}
 
+    def _baseline_forecasts(self, split: str) -> dict[str, np.ndarray]:
+        w = self.windows[split]
+        shape = w["y_raw"].shape
+        last = np.repeat(w["last_raw"].numpy()[:, None], shape[1], axis=1)
+        return {"last_value": last, "train_mean": np.broadcast_to(self.train_mean, shape)}
+
     def baselines(self, split: str = "test") -> dict[str, dict[str, float]]:
         """What the network must beat: repeating the last value, and the training mean."""
-        w = self.windows[split]
-        truth = w["y_raw"].numpy()
-        last = np.repeat(w["last_raw"].numpy()[:, None], truth.shape[1], axis=1)
-        mean = np.broadcast_to(self.train_mean, truth.shape)
-        return {"last_value": horizon_metrics(truth, last),
-                "train_mean": horizon_metrics(truth, mean)}
+        truth = self.windows[split]["y_raw"].numpy()
+        return {name: horizon_metrics(truth, forecast)
+                for name, forecast in self._baseline_forecasts(split).items()}
+
+    def step_label(self, k: int) -> str:
+        """'15min' for step 3 of a 5-min series; 'step 3' without a known step length."""
+        try:
+            step = pd.Timedelta(pd.tseries.frequencies.to_offset(self.series.freq))
+        except (TypeError, ValueError):
+            return f"step {k}"
+        minutes = k * step.total_seconds() / 60
+        return f"{minutes:g}min" if minutes < 120 else f"{minutes / 60:g}h"
 
     def test_report(self, model):
-        return {"test": self.evaluate(model, "test"), "baselines": self.baselines("test")}
+        test, base = self.evaluate(model, "test"), self.baselines("test")
+        report = {"test": test, "baselines": base}
+        if self.cfg.data.horizon > 1:
+            steps = self.cfg.data.report_horizons or range(1, self.cfg.data.horizon + 1)
+            report["horizons"] = {
+                self.step_label(k): {
+                    label: {m: metrics[f"{m}@{k}"] for m in ("rmse", "mae", "mape")}
+                    for label, metrics in (("model", test), *base.items())}
+                for k in steps}
+        return report
 
     def figures(self, model, run_dir: Path, history):
         paths = [figures.loss_curve(history, run_dir / "loss.png")]
         split = "val" if self.has_validation else "test"
         keys = [f"{split}_{m}" for m in ("rmse", "mae", "mape")]
         paths.append(figures.metric_curves(history, keys, run_dir / "metrics.png",
-                                           unit=self.series.unit))
-        pred = self.predict(model, "test")[:, 0]  # one step ahead
-        truth = self.windows["test"]["y_raw"].numpy()[:, 0]
-        a, _ = self.parts["test"]
-        first = a + self.cfg.data.history
+                                           unit=self.unit))
+        full = self.predict(model, "test")
+        pred = full[:, 0]  # one step ahead
+        w = self.windows["test"]
+        truth = w["y_raw"].numpy()
+        steps = w["start"].numpy() + self.cfg.data.history
         index = self.series.index
-        steps = np.arange(len(pred)) * self.cfg.data.stride + first
         times = index[steps] if index is not None else steps
         cols = [c for c in self.cfg.data.plot_columns if c < self.n_features] or [0]
+        kind = self.series.column_kind if self.n_nodes > 1 or not self.target_names else ""
         paths.append(figures.forecast_plot(
-            times, truth[:, cols], pred[:, cols],
-            [f"{self.series.column_kind} {self.columns[c]}" for c in cols],
-            run_dir / "predictions.png", unit=self.series.unit))
+            times, truth[:, 0][:, cols], pred[:, cols],
+            [f"{kind} {self.columns[c]}".strip() for c in cols],
+            run_dir / "predictions.png", unit=self.unit))
+        if self.cfg.data.horizon > 1:
+            errors = {"model": full, **self._baseline_forecasts("test")}
+            per_step = {label: {m: [regression_metrics(truth[:, k], f[:, k])[m]
+                                    for k in range(truth.shape[1])] for m in ("mae", "rmse")}
+                        for label, f in errors.items()}
+            labels = [self.step_label(k) for k in range(1, truth.shape[1] + 1)]
+            paths.append(figures.error_by_horizon(per_step, labels, run_dir / "horizons.png",
+                                                  unit=self.unit))
+        if self.batch_log:
+            paths.append(figures.batch_curves(self.batch_log, run_dir / "batch_metrics.png",
+                                              unit=self.unit))
+            pd.DataFrame(self.batch_log).to_csv(run_dir / "batch_metrics.csv", index=False)
         return paths
