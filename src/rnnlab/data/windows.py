@@ -103,7 +103,7 @@ def time_span_windows(times, span, step, *, min_length: int = 1, partial: bool =
         t = np.asarray(times, dtype=np.float64)
         span_v, step_v = float(span), float(step)
     else:
-        t = pd.DatetimeIndex(times).asi8  # ns since the epoch (tz-aware: in UTC)
+        t = pd.DatetimeIndex(times).as_unit("ns").asi8  # ns since the epoch (aware: UTC)
         span_v, step_v = pd.Timedelta(span).value, pd.Timedelta(step).value
     if span_v <= 0 or step_v <= 0:
         raise ValueError(f"span and step must be positive, got {span!r} and {step!r}")

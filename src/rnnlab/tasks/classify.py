@@ -335,7 +335,7 @@ class ClassifyTask(Task):
         cat = frame["venueCategory"].map({c: i for i, c in enumerate(self.classes)}).to_numpy()
         values = np.stack([cat, frame["local_hour"].to_numpy()], axis=1).astype(np.int64)
         self.hours = True
-        times = frame["time"].to_numpy()
+        times = frame["time"].dt.tz_convert(None).to_numpy()  # naive UTC datetime64
         span, step = np.timedelta64(int(d.span_hours * 3600e9), "ns"), \
             np.timedelta64(int(d.step_hours * 3600e9), "ns")
         bounds = {k: ([], []) for k in SPLITS}
