@@ -213,3 +213,18 @@ def test_checkins_without_the_file_says_where_to_get_it(cli, repo_root):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "foursquare/dataset_tsmc2014.zip not found" in proc.stderr
     assert "rnnlab download checkins" in proc.stderr
+
+
+def test_bad_classify_configs_are_named(repo_root):
+    from rnnlab import config
+    from rnnlab.errors import ConfigError
+    from rnnlab.experiment import prepare
+
+    with pytest.raises(ConfigError, match="form 'tutorial'"):
+        config.load(repo_root / "configs/names_rnn.yaml", overrides=["model.kind=lstm"])
+    with pytest.raises(ConfigError, match="3 ratios"):
+        config.load(repo_root / "configs/names_lstm.yaml", overrides=["data.split=[0.8, 0.2]"])
+    cfg = config.load(repo_root / "configs/names_lstm.yaml",
+                      overrides=["model.embedding=word2vec"])
+    with pytest.raises(ConfigError, match="word2vec' is for dataset 'reviews'"):
+        prepare(cfg)
