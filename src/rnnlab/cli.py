@@ -46,13 +46,15 @@ def print_summary(summary: dict, run_dir: Path) -> None:
           f"epochs {summary['epochs']} (best {summary['best_epoch']})  "
           f"{summary['seconds_per_epoch']:.2f} s/epoch  {summary['parameters']:,} parameters")
     rows = [("model", test)] + list(summary.get("baselines", {}).items())
-    print(f"  {'test':<12}" + "".join(f"{k:>10}" for k in keys))
+    widths = [max(10, len(k) + 2) for k in keys]  # long metric names keep a gap
+    print(f"  {'test':<14}" + "".join(f"{k:>{w}}" for k, w in zip(keys, widths)))
     for label, metrics in rows:
-        print(f"  {label:<12}" + "".join(f"{_fmt(metrics.get(k, '')):>10}" for k in keys))
+        print(f"  {label:<14}" + "".join(f"{_fmt(metrics.get(k, '')):>{w}}"
+                                         for k, w in zip(keys, widths)))
     for step, rows in summary.get("horizons", {}).items():  # multi-step forecasts, per horizon
-        print(f"  at {step:<9}" + "".join(f"{k:>10}" for k in ("rmse", "mae", "mape")))
+        print(f"  at {step:<11}" + "".join(f"{k:>10}" for k in ("rmse", "mae", "mape")))
         for label, metrics in rows.items():
-            print(f"  {label:<12}" + "".join(f"{_fmt(metrics.get(k, '')):>10}"
+            print(f"  {label:<14}" + "".join(f"{_fmt(metrics.get(k, '')):>10}"
                                              for k in ("rmse", "mae", "mape")))
     print(f"  run folder: {run_dir}")
 

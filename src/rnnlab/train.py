@@ -182,7 +182,9 @@ def fit(task: Task, model: nn.Module, cfg: RunConfig, run_dir: Path, *, resume: 
         else:
             bad_epochs += 1
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            scheduler.step(value if value is not None else row["train_loss"])
+            # ReduceLROnPlateau minimises: a metric to maximise is handed over negated
+            sign = -1 if value is not None and task.monitor_mode == "max" else 1
+            scheduler.step(sign * value if value is not None else row["train_loss"])
         elif scheduler is not None:
             scheduler.step()
         stop = t.patience is not None and monitor is not None and bad_epochs >= t.patience

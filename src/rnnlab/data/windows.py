@@ -115,3 +115,55 @@ def windows(series: Array, history: int, horizon: int = 1, stride: int = 1):
         raise ValueError(f"history and horizon must be >= 1, got {history} and {horizon}")
     both = sliding_windows(series, history + horizon, stride)
     return both[:, :history], both[:, history:]
+
+
+def time_span_windows(times, span, step, *, min_length: int = 1, partial: bool = True,
+                      unique: bool = False):
+    """Windows covering a fixed span of time over an irregular, sorted time index.
+
+    Window k covers ``[t0 + k*step, t0 + k*step + span)`` with ``t0 = times[0]``; it
+    holds the rows ``lo[k]:hi[k]``, so windows have varying numbers of rows (the
+    slides' "fixed time window" sampling). With ``partial=False`` only windows that
+    end by the last time stamp are made (the slides' loop); otherwise windows run
+    while they start at or before it. Windows with fewer than ``min_length`` rows
+    are dropped; ``unique`` also drops a window whose rows equal the previous kept one.
+
+    ``times``: datetimes (DatetimeIndex, datetime64 array, Series) or numbers;
+    ``span``/``step``: a Timedelta or a string like ``"24h"`` (numbers for numeric times).
+    Returns ``(starts, lo, hi)`` arrays. Computed with two ``searchsorted`` calls.
+    """
+    import pandas as pd
+
+    numeric = np.issubdtype(np.asarray(times).dtype, np.number)
+    if numeric:
+        t = np.asarray(times, dtype=np.float64)
+        span_v, step_v = float(span), float(step)
+    else:
+        t = pd.DatetimeIndex(times).as_unit("ns").asi8  # ns since the epoch (aware: UTC)
+        span_v, step_v = pd.Timedelta(span).value, pd.Timedelta(step).value
+    if span_v <= 0 or step_v <= 0:
+        raise ValueError(f"span and step must be positive, got {span!r} and {step!r}")
+    if min_length < 1:
+        raise ValueError(f"min_length must be >= 1, got {min_length}")
+    empty = np.zeros(0, dtype=np.int64)
+    if len(t) == 0:
+        return (t[:0] if numeric else np.array([], dtype="datetime64[ns]")), empty, empty
+    if np.any(np.diff(t) < 0):
+        raise ValueError("the time index must be sorted in increasing order")
+    last_start = t[-1] if partial else t[-1] - span_v
+    if last_start < t[0]:
+        starts = t[:0]
+    else:
+        count = int((last_start - t[0]) // step_v) + 1
+        starts = t[0] + np.arange(count) * step_v
+    lo = np.searchsorted(t, starts, side="left")
+    hi = np.searchsorted(t, starts + span_v, side="left")
+    keep = hi - lo >= min_length
+    starts, lo, hi = starts[keep], lo[keep], hi[keep]
+    if unique and len(lo):
+        new = np.ones(len(lo), dtype=bool)
+        new[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+        starts, lo, hi = starts[new], lo[new], hi[new]
+    if not numeric:
+        starts = starts.astype("datetime64[ns]")
+    return starts, lo.astype(np.int64), hi.astype(np.int64)

@@ -117,4 +117,58 @@ def batch_curves(log: Sequence[dict], path: Path, unit: str = "") -> Path:
         ax.set_ylabel("%" if key == "mape" else unit)
         ax.set_title(f"test {key.upper()}")
         ax.grid(alpha=0.3)
+
+def classification_curves(history: Sequence[dict], path: Path) -> Path:
+    """Accuracy and macro F1 per epoch, training beside validation (or test)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, metric, label in ((axes[0], "accuracy", "accuracy"), (axes[1], "f1_macro", "macro F1")):
+        draw_curves(ax, history, [f"train_{metric}", f"val_{metric}", f"test_{metric}"],
+                    ylabel=label, title=label)
+    return _save(fig, path)
+
+
+def draw_confusion(ax, matrix: np.ndarray, labels: Sequence[str], *, normalize: bool = True,
+                   title: str = "Confusion matrix") -> None:
+    """Heatmap of a confusion matrix (rows = true class), row-normalised by default."""
+    m = np.asarray(matrix, dtype=float)
+    if normalize:
+        m = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    image = ax.imshow(m, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ticks = np.arange(len(labels))
+    ax.set_xticks(ticks, labels, rotation=90, fontsize=7 if len(labels) > 12 else 9)
+    ax.set_yticks(ticks, labels, fontsize=7 if len(labels) > 12 else 9)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title + (" (each row sums to 1)" if normalize else ""))
+    if len(labels) <= 12:  # the values themselves where they fit
+        for i in range(len(labels)):
+            for j in range(len(labels)):
+                ax.text(j, i, f"{m[i, j]:.2f}" if normalize else f"{int(m[i, j])}",
+                        ha="center", va="center", fontsize=7,
+                        color="white" if m[i, j] > 0.5 * np.nanmax(m) else "black")
+
+
+def confusion_heatmap(matrix: np.ndarray, labels: Sequence[str], path: Path,
+                      normalize: bool = True) -> Path:
+    """The test confusion matrix with class names, row-normalised."""
+    size = max(5.0, 0.38 * len(labels) + 2.5)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    draw_confusion(ax, matrix, labels, normalize=normalize)
+    return _save(fig, path)
+
+
+def per_class_bars(labels: Sequence[str], values: Sequence[float], path: Path,
+                   ylabel: str = "F1 (test)") -> Path:
+    """One bar per class (e.g. test F1), with the macro average as a line."""
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(labels) + 2), 4))
+    x = np.arange(len(labels))
+    ax.bar(x, values, color="tab:blue")
+    ax.axhline(float(np.mean(values)), color="tab:red", ls="--", lw=1,
+               label=f"macro mean {np.mean(values):.3f}")
+    ax.set_xticks(x, labels, rotation=90 if len(labels) > 8 else 0, fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(loc="lower right")
     return _save(fig, path)

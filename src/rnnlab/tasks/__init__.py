@@ -20,6 +20,7 @@ from ..errors import ConfigError
 # name -> "module:Class", imported on first use so a task's heavy imports stay lazy.
 TASKS = {
     "forecast": "rnnlab.tasks.forecast:ForecastTask",
+    "classify": "rnnlab.tasks.classify:ClassifyTask",
 }
 
 
@@ -98,6 +99,12 @@ class Task:
     def figures(self, model: nn.Module, run_dir: Path, history: list[dict]) -> list[Path]:
         """Write the task's PNG figures into ``run_dir``; return their paths."""
         return []
+
+    def save_artifacts(self, run_dir: Path) -> None:
+        """Write what reusing the run needs (labels, vocabulary, ...) into ``run_dir``.
+
+        Called once, right after the run folder is created and before training.
+        """
 
     def describe(self) -> dict[str, Any]:
         """Facts about the prepared data (sizes, units) stored with the run."""

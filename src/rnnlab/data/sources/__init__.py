@@ -4,7 +4,8 @@ Each module describes its files in a :class:`~rnnlab.data.registry.DatasetInfo`
 and registers it with its ``load(data_dir=None, download=False)`` function.
 """
 
-from . import beijing_multisite, beijing_pm25, jena, krakow, los_loop, pems  # noqa: F401
+from . import (beijing_multisite, beijing_pm25, checkins, jena, krakow,  # noqa: F401
+               los_loop, names, pems, reviews)
 
 
 def loader(name: str):
