@@ -126,6 +126,7 @@ def run(cfg: RunConfig, *, data_dir=None, runs_dir: str | Path = "runs", downloa
     run_dir = runs_dir / run_id
     run_dir.mkdir(parents=True)
     (run_dir / "config.yaml").write_text(config_mod.to_yaml(cfg))
+    task.save_artifacts(run_dir)
     store = Store(runs_dir / DB_NAME)
     store.start_run(run_id, cfg.to_dict(), run_dir, sweep)
     return _train_and_report(task, model, cfg, run_id, run_dir, store, resume=False,

@@ -53,6 +53,14 @@ def loss_curve(history: Sequence[dict], path: Path, title: str = "Loss") -> Path
     return _save(fig, path)
 
 
+def curves(history: Sequence[dict], keys: Sequence[str], path: Path, *, ylabel: str = "",
+           title: str = "", log: bool = False) -> Path:
+    """Several history keys on one panel (e.g. train and held-out perplexity)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    draw_curves(ax, history, keys, ylabel=ylabel, title=title, log=log)
+    return _save(fig, path)
+
+
 def metric_curves(history: Sequence[dict], keys: Sequence[str], path: Path,
                   unit: str = "") -> Path:
     """One panel per metric (e.g. val_rmse, val_mae, val_mape) against the epoch."""

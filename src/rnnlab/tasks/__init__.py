@@ -20,6 +20,7 @@ from ..errors import ConfigError
 # name -> "module:Class", imported on first use so a task's heavy imports stay lazy.
 TASKS = {
     "forecast": "rnnlab.tasks.forecast:ForecastTask",
+    "language": "rnnlab.tasks.language:LanguageTask",
 }
 
 
@@ -88,6 +89,10 @@ class Task:
     def figures(self, model: nn.Module, run_dir: Path, history: list[dict]) -> list[Path]:
         """Write the task's PNG figures into ``run_dir``; return their paths."""
         return []
+
+    def save_artifacts(self, run_dir: Path) -> None:
+        """Write what is needed to use the trained model later (e.g. a vocabulary) into
+        ``run_dir``; called once the run folder exists, before training. Default: nothing."""
 
     def describe(self) -> dict[str, Any]:
         """Facts about the prepared data (sizes, units) stored with the run."""

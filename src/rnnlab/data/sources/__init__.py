@@ -4,7 +4,7 @@ Each module describes its files in a :class:`~rnnlab.data.registry.DatasetInfo`
 and registers it with its ``load(data_dir=None, download=False)`` function.
 """
 
-from . import los_loop  # noqa: F401
+from . import los_loop, timemachine  # noqa: F401
 
 
 def loader(name: str):
