@@ -46,9 +46,9 @@ def print_summary(summary: dict, run_dir: Path) -> None:
           f"epochs {summary['epochs']} (best {summary['best_epoch']})  "
           f"{summary['seconds_per_epoch']:.2f} s/epoch  {summary['parameters']:,} parameters")
     rows = [("model", test)] + list(summary.get("baselines", {}).items())
-    print(f"  {'test':<12}" + "".join(f"{k:>10}" for k in keys))
+    print(f"  {'test':<12}" + "".join(f"{k:>11}" for k in keys))
     for label, metrics in rows:
-        print(f"  {label:<12}" + "".join(f"{_fmt(metrics.get(k, '')):>10}" for k in keys))
+        print(f"  {label:<12}" + "".join(f"{_fmt(metrics.get(k, '')):>11}" for k in keys))
     print(f"  run folder: {run_dir}")
 
 
@@ -106,6 +106,21 @@ def cmd_show(args) -> int:
     out["summary"] = json.loads(row["summary"]) if row["summary"] else None
     out["epochs"] = len(store.epochs(row["id"]))
     print(json.dumps(out, indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_generate(args) -> int:
+    import torch
+
+    from .experiment import find_run_dir
+    from .tasks.language import generate, load_run
+
+    if args.length < 0:
+        raise ConfigError(f"--length must be >= 0, got {args.length}")
+    _, run_dir = find_run_dir(args.run, args.runs_dir)
+    model, vocab, _ = load_run(run_dir)
+    generator = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
+    print(generate(model, vocab, args.prefix, args.length, args.temperature, generator))
     return 0
 
 
@@ -175,6 +190,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run id or unique prefix")
     common(p, data=False)
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("generate", help="continue a text with a trained language model",
+                       description="Continue --prefix with a language-model run's best weights: "
+                       "the most likely character at each step at --temperature 0, else draws "
+                       "from softmax(logits / T), reproducible with --seed. Example: rnnlab "
+                       "generate RUN --prefix 'time traveller' --length 100 --temperature 0.8")
+    p.add_argument("run", help="run id, unique id prefix, or run folder")
+    p.add_argument("--prefix", default="time traveller",
+                   help="text to continue, in the model's vocabulary (lowercase letters and "
+                   "spaces for timemachine; default: 'time traveller')")
+    p.add_argument("--length", type=int, default=100, help="characters to generate (default 100)")
+    p.add_argument("--temperature", type=float, default=0.0,
+                   help="0 = greedy (default); higher = more varied")
+    p.add_argument("--seed", type=int, help="seed of the sampling (temperature > 0)")
+    common(p, data=False)
+    p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("datasets", help="list known datasets and where their files are")
     common(p, runs=False)

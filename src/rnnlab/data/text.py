@@ -111,17 +111,20 @@ def _check_fits(n_tokens: int, batch_size: int, num_steps: int, needed: int) -> 
 
 
 def random_batches(corpus: Tensor, batch_size: int, num_steps: int,
-                   generator: torch.Generator) -> tuple[Tensor, Tensor]:
+                   generator: torch.Generator | None = None,
+                   offset: int | None = None) -> tuple[Tensor, Tensor]:
     """d2l's random sampling: inputs and targets of shape (batches, batch_size, num_steps).
 
-    The text is cut at a random offset in [0, num_steps) into non-overlapping
-    subsequences of ``num_steps`` tokens; they are shuffled and grouped into
-    batches, so neighbouring batches are unrelated (each starts from a fresh state).
+    The text is cut at a random offset in [0, num_steps) (or the given ``offset``)
+    into non-overlapping subsequences of ``num_steps`` tokens; they are shuffled and
+    grouped into batches, so neighbouring batches are unrelated (each starts from a
+    fresh state).
     The target of every token is the token after it.
     """
     n = len(corpus)
     _check_fits(n, batch_size, num_steps, batch_size * num_steps + num_steps)
-    offset = int(torch.randint(num_steps, (1,), generator=generator))
+    if offset is None:
+        offset = int(torch.randint(num_steps, (1,), generator=generator))
     count = (n - offset - 1) // num_steps  # subsequences whose targets fit too
     batches = count // batch_size
     starts = offset + num_steps * torch.randperm(count, generator=generator)[:batches * batch_size]
