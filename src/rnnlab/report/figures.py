@@ -90,3 +90,16 @@ def forecast_plot(times, truth: np.ndarray, pred: np.ndarray, labels: Sequence[s
         draw_forecast(ax, times, truth[:, k], pred[:, k], label, unit)
     fig.autofmt_xdate()
     return _save(fig, path)
+
+
+def bar_chart(labels: Sequence[str], values: Sequence[float], path: Path, *, ylabel: str = "",
+              title: str = "") -> Path:
+    """One labelled bar per value (e.g. tokens/s per implementation)."""
+    fig, ax = plt.subplots(figsize=(1.6 * len(labels) + 2, 3.5))
+    bars = ax.bar(list(labels), list(values), color="tab:blue")
+    ax.bar_label(bars, fmt="%.0f")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
