@@ -147,6 +147,21 @@ def test_sequential_training_carries_the_detached_state_across_batches():
     assert torch.allclose(loss, _fresh_loss(model, *first)[0])
 
 
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_the_three_implementations_train_alike_with_the_state_carried(kind):
+    losses = []
+    for impl in ("scratch", "torch", "teaching"):
+        cfg = toy_config(input="embedding")
+        cfg.model.kind, cfg.model.impl = kind, impl
+        task = LanguageTask(cfg)
+        torch.manual_seed(0)
+        model = task.build_model()
+        gen = task.train_batches(1)
+        losses.append([task.train_step(model, next(gen))[0].item() for _ in range(3)])
+    assert losses[0] == pytest.approx(losses[1], abs=1e-5)
+    assert losses[0] == pytest.approx(losses[2], abs=1e-5)
+
+
 def test_random_sampling_uses_a_fresh_state_per_batch():
     task = LanguageTask(toy_config(sampler="random"))
     model = task.build_model()
