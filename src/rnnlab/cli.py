@@ -118,6 +118,21 @@ def cmd_show(args) -> int:
     return 0
 
 
+def cmd_generate(args) -> int:
+    import torch
+
+    from .experiment import find_run_dir
+    from .tasks.language import generate, load_run
+
+    if args.length < 0:
+        raise ConfigError(f"--length must be >= 0, got {args.length}")
+    _, run_dir = find_run_dir(args.run, args.runs_dir)
+    model, vocab, _ = load_run(run_dir)
+    generator = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
+    print(generate(model, vocab, args.prefix, args.length, args.temperature, generator))
+    return 0
+
+
 def cmd_datasets(args) -> int:
     from .data import registry
 
@@ -234,6 +249,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download", action="store_true", help="download missing data files")
     common(p)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("generate", help="continue a text with a trained language model",
+                       description="Continue --prefix with a language-model run's best weights: "
+                       "the most likely character at each step at --temperature 0, else draws "
+                       "from softmax(logits / T), reproducible with --seed. Example: rnnlab "
+                       "generate RUN --prefix 'time traveller' --length 100 --temperature 0.8")
+    p.add_argument("run", help="run id, unique id prefix, or run folder")
+    p.add_argument("--prefix", default="time traveller",
+                   help="text to continue, in the model's vocabulary (lowercase letters and "
+                   "spaces for timemachine; default: 'time traveller')")
+    p.add_argument("--length", type=int, default=100, help="characters to generate (default 100)")
+    p.add_argument("--temperature", type=float, default=0.0,
+                   help="0 = greedy (default); higher = more varied")
+    p.add_argument("--seed", type=int, help="seed of the sampling (temperature > 0)")
+    common(p, data=False)
+    p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("datasets", help="list known datasets and where their files are")
     common(p, runs=False)

@@ -53,6 +53,14 @@ def loss_curve(history: Sequence[dict], path: Path, title: str = "Loss") -> Path
     return _save(fig, path)
 
 
+def curves(history: Sequence[dict], keys: Sequence[str], path: Path, *, ylabel: str = "",
+           title: str = "", log: bool = False) -> Path:
+    """Several history keys on one panel (e.g. train and held-out perplexity)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    draw_curves(ax, history, keys, ylabel=ylabel, title=title, log=log)
+    return _save(fig, path)
+
+
 def metric_curves(history: Sequence[dict], keys: Sequence[str], path: Path,
                   unit: str = "") -> Path:
     """One panel per metric (e.g. val_rmse, val_mae, val_mape) against the epoch."""
@@ -171,4 +179,15 @@ def per_class_bars(labels: Sequence[str], values: Sequence[float], path: Path,
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, axis="y")
     ax.legend(loc="lower right")
+
+def bar_chart(labels: Sequence[str], values: Sequence[float], path: Path, *, ylabel: str = "",
+              title: str = "") -> Path:
+    """One labelled bar per value (e.g. tokens/s per implementation)."""
+    fig, ax = plt.subplots(figsize=(1.6 * len(labels) + 2, 3.5))
+    bars = ax.bar(list(labels), list(values), color="tab:blue")
+    ax.bar_label(bars, fmt="%.0f")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
     return _save(fig, path)

@@ -21,6 +21,7 @@ from ..errors import ConfigError
 TASKS = {
     "forecast": "rnnlab.tasks.forecast:ForecastTask",
     "classify": "rnnlab.tasks.classify:ClassifyTask",
+    "language": "rnnlab.tasks.language:LanguageTask",
 }
 
 

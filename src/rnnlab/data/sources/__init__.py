@@ -5,7 +5,7 @@ and registers it with its ``load(data_dir=None, download=False)`` function.
 """
 
 from . import (beijing_multisite, beijing_pm25, checkins, jena, krakow,  # noqa: F401
-               los_loop, names, pems, reviews)
+               los_loop, names, pems, reviews, timemachine)
 
 
 def loader(name: str):
