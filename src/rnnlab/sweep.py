@@ -401,12 +401,12 @@ def execute(sweep: Sweep, *, executor: str = "local", workers: int = 1,
     """
     from .experiment import DB_NAME
 
-    store = Store(Path(runs_dir) / DB_NAME)
-    register(store, sweep)
     if executor not in ("local", "ray"):
         raise ConfigError(f"unknown executor {executor!r}; valid: local, ray")
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
+    store = Store(Path(runs_dir) / DB_NAME)
+    register(store, sweep)
     parallel = executor == "ray" or workers > 1
     threads = threads_per_worker(workers) if parallel else None
     jobs = jobs_for(sweep, runs_dir=runs_dir, data_dir=data_dir, download=download,
