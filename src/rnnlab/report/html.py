@@ -119,7 +119,10 @@ def best_rows(groups: list[Group]) -> dict[str, int]:
         finite = [(m, i) for i, m in enumerate(means) if not math.isnan(m)]
         if len(finite) > 1:
             pick = max if any(h in name for h in HIGHER_IS_BETTER) else min
-            out[name] = pick(finite)[1]
+            best = pick(finite)
+            tied = sum(abs(m - best[0]) <= 1e-6 * abs(best[0]) for m, _ in finite)
+            if tied == 1:  # equal to 6 digits (e.g. scratch vs torch.nn) is a tie
+                out[name] = best[1]
     return out
 
 
@@ -184,7 +187,8 @@ def build(runs: list[RunRecord], title: str, sources: list[str]) -> str:
     parts.append(configs_section(groups, done))
 
     parts.append("<h2>Results on the test split</h2><p>Mean ± standard deviation over seeds "
-                 "(n = number of seeds; one seed shows no spread). Best mean in bold green.</p>")
+                 "(n = number of seeds; one seed shows no spread). Best mean in bold green "
+                 "(none when tied).</p>")
     parts.append(table(results_table(groups), best=best_rows(groups)))
     base = baselines_table(groups)
     if not base.empty:

@@ -149,7 +149,8 @@ def fmt_mean_std(mean: float, std: float, n: int, digits: int = 4) -> str:
         return "–"
     if n == 1 or math.isnan(std):
         return f"{mean:.{digits}g}"
-    return f"{mean:.{digits}g} ± {std:.2g}"
+    spread = f"{std:.2g}"
+    return f"{mean:.{digits}g} ± {spread if 'e+' not in spread else f'{std:.0f}'}"
 
 
 def metric_names(runs: list[RunRecord]) -> list[str]:
