@@ -49,3 +49,54 @@ def cli(tmp_path):
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------- a tiny dataset for sweeps
+
+def _toy_wave(data_dir=None, download=False):
+    """Three noisy waves, 240 steps: a forecast run on it takes well under a second."""
+    import numpy as np
+
+    from rnnlab.data.series import TimeSeries
+
+    t = np.arange(240)
+    values = np.stack([np.sin(t / 7) + 2, np.cos(t / 4) + 2, np.sin(t / 3) + 3], axis=1)
+    values += np.random.default_rng(0).normal(0, 0.05, values.shape)
+    return TimeSeries("toy_wave", values, ["a", "b", "c"], unit="u")
+
+
+def _register_toy_wave():
+    from rnnlab.data import registry
+
+    registry.register(registry.DatasetInfo("toy_wave", "forecast", "synthetic sweep series", (),
+                                           load=_toy_wave))
+
+
+_register_toy_wave()
+
+
+TOY_RAW = {"name": "toy", "task": "forecast", "seed": 0,
+           "data": {"dataset": "toy_wave", "history": 5, "horizon": 1, "plot_columns": [0]},
+           "model": {"kind": "gru", "hidden_size": 4},
+           "train": {"epochs": 2, "batch_size": 32, "lr": 0.01},
+           "quick": {"train.epochs": 1}}
+
+
+@pytest.fixture
+def toy_raw() -> dict:
+    """A raw config (as read from YAML) of a tiny forecast run on toy_wave."""
+    import copy
+
+    return copy.deepcopy(TOY_RAW)
+
+
+@pytest.fixture
+def los_loop_tiny_raw(repo_root) -> dict:
+    """The bundled Los-loop preset shrunk to seconds: for runs in other processes (workers,
+    Ray), which see the registered datasets only, not the test-only toy ones."""
+    import yaml
+
+    raw = yaml.safe_load((repo_root / "configs" / "los_loop.yaml").read_text())
+    raw["model"].update({"layout": "joint", "hidden_size": 4, "residual": False})
+    raw["train"].update({"epochs": 1, "batch_size": 256})
+    return raw

@@ -90,7 +90,8 @@ def cmd_runs(args) -> int:
     from .store import Store
 
     rows = Store(Path(args.runs_dir) / DB_NAME).list_runs(
-        task=args.task, dataset=args.dataset, kind=args.kind, impl=args.impl, status=args.status)
+        task=args.task, dataset=args.dataset, kind=args.kind, impl=args.impl, status=args.status,
+        sweep=args.sweep)
     if not rows:
         print(f"no runs in {args.runs_dir}")
         return 0
@@ -130,6 +131,108 @@ def cmd_generate(args) -> int:
     model, vocab, _ = load_run(run_dir)
     generator = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
     print(generate(model, vocab, args.prefix, args.length, args.temperature, generator))
+    return 0
+
+
+def _print_sweep_table(runs_dir, sweep_obj) -> None:
+    """Mean ± std over seeds of the sweep's finished runs, as text."""
+    from .experiment import DB_NAME
+    from .report.tables import group_runs, record_from_row, results_table, timing_table
+    from .store import Store
+    from .sweep import sweep_runs
+
+    rows = [r for r in sweep_runs(Store(Path(runs_dir) / DB_NAME), sweep_obj)
+            if r["status"] == "finished"]
+    if not rows:
+        return
+    groups = group_runs([record_from_row(r) for r in rows])
+    results = results_table(groups)
+    timing = timing_table(groups)
+    table = results.join(timing[["s/epoch"]])
+    print(table.to_string(index=False))
+
+
+def _sweep_args(args) -> tuple[dict, str]:
+    from .config import read_yaml
+
+    path = resolve_config(args.config)
+    return read_yaml(path), str(path)
+
+
+def _run_sweep(args, sweep_obj) -> None:
+    from . import sweep
+
+    total = len(sweep_obj.points)
+    count = {"n": 0}
+
+    def on_result(job, result):
+        count["n"] += 1
+        what = {"ran": "done", "resumed": "resumed and done", "skipped": "already done",
+                "failed": "FAILED"}[result["action"]]
+        print(f"[{count['n']}/{total}] {job['label']}: {what} "
+              f"{result.get('run_id') or ''}{'  ' + result['error'] if result.get('error') else ''}",
+              flush=True)
+
+    print(f"sweep {sweep_obj.name}: {total} runs ({args.executor}"
+          f"{', ' + str(args.workers) + ' workers' if args.executor == 'local' else ''})",
+          flush=True)
+    sweep.execute(sweep_obj, executor=args.executor, workers=args.workers,
+                  ray_address=args.ray_address, runs_dir=args.runs_dir, data_dir=args.data_dir,
+                  download=args.download, progress=False if args.no_progress else None,
+                  on_result=on_result)
+
+
+def cmd_sweep(args) -> int:
+    from . import sweep
+    from .experiment import DB_NAME
+    from .store import Store
+
+    if args.resume:
+        if args.config or args.grid or args.set or args.quick or args.seeds != 1:
+            raise ConfigError("--resume NAME reruns a stored sweep as it was; give no config, "
+                              "--grid, --set, --seeds or --quick with it")
+        sweep_obj = sweep.from_store(Store(Path(args.runs_dir) / DB_NAME), args.resume)
+    else:
+        if not args.config:
+            raise ConfigError("give a config file or preset name, e.g. `rnnlab sweep "
+                              "configs/los_loop.yaml --grid model.hidden_size=16,32`, or "
+                              "--resume NAME")
+        raw, source = _sweep_args(args)
+        blocks = [sweep.parse_grid(args.grid)] if args.grid else []
+        sweep_obj = sweep.plan(raw, blocks, seeds=args.seeds, quick=args.quick,
+                               overrides=args.set or [], name=args.name, source=source)
+    _run_sweep(args, sweep_obj)
+    print(f"\nsweep {sweep_obj.name} finished")
+    _print_sweep_table(args.runs_dir, sweep_obj)
+    print(f"report: rnnlab report {sweep_obj.name} -o {sweep_obj.name}.html")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from . import config, sweep
+    from .report import html
+
+    raw, source = _sweep_args(args)
+    base = config.from_dict(raw, quick=args.quick, overrides=args.set or [], source=source)
+    blocks = sweep.comparison_blocks(args.preset, base.task)
+    name = args.name or "-".join([base.name, args.preset] + (["quick"] if args.quick else []))
+    sweep_obj = sweep.plan(raw, blocks, seeds=args.seeds, quick=args.quick,
+                           overrides=args.set or [], name=name, source=source)
+    _run_sweep(args, sweep_obj)
+    _print_sweep_table(args.runs_dir, sweep_obj)
+    out = html.write([sweep_obj.name], args.output or f"{sweep_obj.name}.html",
+                     runs_dir=args.runs_dir,
+                     title=f"{base.name}: {args.preset.replace('_', ' ')}"
+                           f"{' (quick)' if args.quick else ''}")
+    print(f"report: {out}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import html
+
+    out = html.write(args.refs, args.output, runs_dir=args.runs_dir, title=args.title)
+    print(f"report: {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
@@ -219,7 +322,77 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.set_defaults(func=cmd_run)
 
+    def executors(p):
+        p.add_argument("--seeds", type=int, default=1, metavar="N",
+                       help="run every point with N seeds (the config's seed, +1, ...); tables "
+                       "then show mean ± std over seeds")
+        p.add_argument("--quick", action="store_true", help="apply the config's quick variant")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a config value for every point (repeatable)")
+        p.add_argument("--name", help="sweep name (default: from the config name and the "
+                       "swept keys); rerunning a name resumes it")
+        p.add_argument("--executor", choices=["local", "ray"], default="local",
+                       help="local: in this process, or --workers processes; ray: Ray Tune "
+                       "trials (needs pip install 'rnnlab[cluster]')")
+        p.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="local executor: runs at once in N processes, torch threads split "
+                       "between them (default 1)")
+        p.add_argument("--ray-address", metavar="ADDR", help="ray executor: 'auto' or "
+                       "HOST:PORT of a running cluster (default: start Ray locally); every "
+                       "node must see --runs-dir and the data")
+        p.add_argument("--download", action="store_true", help="download missing data files")
+        p.add_argument("--no-progress", action="store_true", help="no progress bars")
+        common(p)
+
+    p = sub.add_parser(
+        "sweep", help="run a grid of configs x seeds (resumable)",
+        description="Run every combination of the --grid values (x --seeds), each a normal "
+        "run recorded in the store under the sweep's name. Rerunning the same command (or "
+        "--resume NAME) skips finished runs and continues interrupted ones from their last "
+        "checkpoint. Example: rnnlab sweep configs/los_loop.yaml --quick "
+        "--grid model.hidden_size=16,32,64 --grid train.lr=0.01,0.001 --seeds 3")
+    p.add_argument("config", nargs="?", help="config file or preset name")
+    p.add_argument("--grid", action="append", metavar="KEY=V1,V2,...",
+                   help="a config key and its values (repeatable; all combinations run); "
+                   "values are typed as the config key is, lists keep their brackets: "
+                   "--grid data.split=[0.6,0.2,0.2],[0.8,0.2]")
+    p.add_argument("--resume", metavar="NAME", help="rerun a stored sweep as it was")
+    executors(p)
+    p.set_defaults(func=cmd_sweep)
+
+    from .sweep import COMPARISONS
+
+    p = sub.add_parser(
+        "compare", help="answer one of the lab's comparison questions, then write a report",
+        description="Run a predefined sweep and write its HTML report. Presets: "
+        "scratch_vs_torch (rnnlab.nn vs torch.nn, same seed and data: time, s/epoch, "
+        "metrics, loss curves); cell_types (RNN vs LSTM vs GRU); hyperparams (hidden_size, "
+        "batch_size, lr one at a time for each cell type; the language task adds num_steps, "
+        "optimiser and init). Example: rnnlab compare scratch_vs_torch configs/los_loop.yaml "
+        "--quick --seeds 2")
+    p.add_argument("preset", choices=list(COMPARISONS), metavar="PRESET",
+                   help=f"one of: {', '.join(COMPARISONS)}")
+    p.add_argument("config", help="config file or preset name")
+    p.add_argument("-o", "--output", help="report file (default: SWEEP_NAME.html)")
+    executors(p)
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "report", help="write one self-contained HTML report of sweeps and runs",
+        description="Write one HTML file (images embedded, no network needed) with the "
+        "configs and their differences, results and training time as mean ± std over "
+        "seeds, overlaid loss and metric curves, hyperparameter-effect plots and each "
+        "run's figures. Example: rnnlab report los_loop-scratch_vs_torch-quick -o report.html")
+    p.add_argument("refs", nargs="+", metavar="SWEEP_OR_RUN",
+                   help="sweep names, run ids (or unique prefixes) or run folders")
+    p.add_argument("-o", "--output", default="report.html", help="HTML file to write "
+                   "(default: report.html)")
+    p.add_argument("--title", help="report title")
+    common(p, data=False)
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("runs", help="list stored runs")
+    p.add_argument("--sweep", help="only runs of this sweep")
     for key in ("task", "dataset", "kind", "impl", "status"):
         p.add_argument(f"--{key}", help=f"only runs with this {key}")
     common(p, data=False)
@@ -296,6 +469,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except KeyboardInterrupt:
         print("\ninterrupted (no run was stored)", file=sys.stderr)
+
+
+        again = ("rerun the same `rnnlab sweep` command (or `rnnlab sweep --resume NAME`)"
+                 if args.command in ("sweep", "compare") else "`rnnlab run --resume RUN`")
+        print("\ninterrupted: the run is marked 'interrupted' and its last checkpoint is kept; "
+              f"continue with {again}", file=sys.stderr)
         return 130
 
 

@@ -3,7 +3,10 @@
 The database (``runs/rnnlab.db`` by default) indexes the run folders; the
 folders hold the files (config, checkpoints, figures, summary.json). A run is
 ``running`` until its summary is written, then ``finished``; a crash or Ctrl-C
-leaves it ``failed`` or ``interrupted``, never ``finished``.
+leaves it ``failed`` or ``interrupted``, never ``finished``. A sweep (``sweeps``
+table) records its spec; its runs carry its name in ``runs.sweep``. Databases
+written by older versions are migrated in place on first open (columns and
+tables are only ever added).
 """
 
 from __future__ import annotations
@@ -41,7 +44,15 @@ CREATE TABLE IF NOT EXISTS epochs (
     metrics TEXT NOT NULL,
     PRIMARY KEY (run_id, epoch)
 );
+CREATE TABLE IF NOT EXISTS sweeps (
+    name TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    created TEXT NOT NULL
+);
 """
+
+# Columns added to ``runs`` after its first release: (name, SQL type), added when missing.
+ADDED_COLUMNS = (("sweep", "TEXT"),)
 
 
 def now() -> str:
@@ -53,6 +64,7 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._migrated = False
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -62,7 +74,13 @@ class Store:
         try:
             con.row_factory = sqlite3.Row
             con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(SCHEMA)
+            if not self._migrated:
+                con.executescript(SCHEMA)
+                have = {r["name"] for r in con.execute("PRAGMA table_info(runs)")}
+                for name, sql_type in ADDED_COLUMNS:
+                    if name not in have:
+                        con.execute(f"ALTER TABLE runs ADD COLUMN {name} {sql_type}")
+                self._migrated = True
             con.execute("BEGIN IMMEDIATE")
             try:
                 yield con
@@ -127,3 +145,18 @@ class Store:
     def epochs(self, run_id: str) -> list[dict]:
         rows = self._rows("SELECT metrics FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,))
         return [json.loads(r["metrics"]) for r in rows]
+
+    # -- sweeps
+    def save_sweep(self, name: str, spec: dict) -> None:
+        """Record a sweep's spec (base config, grid, seeds) under ``name``; kept if present."""
+        with self._tx() as con:
+            con.execute("INSERT OR IGNORE INTO sweeps (name, spec, created) VALUES (?, ?, ?)",
+                        (name, json.dumps(spec), now()))
+
+    def get_sweep(self, name: str) -> dict | None:
+        """A sweep's spec, or None when no sweep has that name."""
+        rows = self._rows("SELECT spec FROM sweeps WHERE name = ?", (name,))
+        return json.loads(rows[0]["spec"]) if rows else None
+
+    def sweep_names(self) -> list[str]:
+        return [r["name"] for r in self._rows("SELECT name FROM sweeps ORDER BY created, name")]
