@@ -110,3 +110,99 @@ def test_tensorboard_log_holds_scalars_and_hparams(tmp_path):
     assert "figures/loss" in tags["images"]
     hparams = list((result.run_dir / "tensorboard").rglob("events.out.tfevents.*"))
     assert len(hparams) >= 2  # the scalars file and the hparams summary
+
+
+# ---------------------------------------------------------------- predict
+
+def test_forecast_from_rows_equals_the_model_on_that_window(finished, tmp_path):
+    import pandas as pd
+
+    result, runs = finished
+    run = inference.load_run(result.run_id, runs_dir=runs)
+    a, _ = run.task.parts["test"]
+    h = run.cfg.data.history
+    rows = run.task.series.values[a:a + h]
+    frame = pd.DataFrame(rows, columns=run.task.series.columns)
+    table = inference.forecast_table(run, pd.concat([frame.iloc[:2], frame]))  # extra rows first
+    expected = run.task.predict(run.model, "test")[0]
+    np.testing.assert_allclose(table.to_numpy(), expected, rtol=1e-6)
+    assert list(table.index) == ["+1", "+2"] and list(table.columns) == ["a", "b", "c"]
+
+
+def test_forecast_input_errors_are_clear(finished):
+    import pandas as pd
+
+    result, runs = finished
+    run = inference.load_run(result.run_id, runs_dir=runs)
+    ok = pd.DataFrame(np.ones((6, 3)), columns=["a", "b", "c"])
+    with pytest.raises(ConfigError, match="lacks 1 of the model's 3 input columns"):
+        inference.forecast_table(run, ok.drop(columns="b"))
+    with pytest.raises(ConfigError, match="data.history = 6 steps; the input has 4 rows"):
+        inference.forecast_table(run, ok.iloc[:4])
+    bad = ok.copy()
+    bad.iloc[-1, 0] = np.nan
+    with pytest.raises(ConfigError, match="empty or non-numeric"):
+        inference.forecast_table(run, bad)
+    with pytest.raises(ConfigError, match="no time stamps"):
+        run.task.history_at("2020-01-01")
+
+
+def test_predict_cli_on_a_real_time_index(cli, repo_root):
+    proc = cli("run", repo_root / "configs/los_loop.yaml", "--set", "model.layout=joint",
+               "--set", "model.hidden_size=4", "--set", "train.epochs=1", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    run_dir = next(p for p in (cli.cwd / "runs").iterdir() if p.is_dir())
+    out = cli("predict", run_dir.name, "--at", "2012-03-05 10:00", "-o", "next.csv",
+              "--plot", "next.png")
+    assert out.returncode == 0, out.stderr
+    import pandas as pd
+    table = pd.read_csv(cli.cwd / "next.csv", index_col=0)
+    assert list(table.index) == ["2012-03-05 10:05:00"] and table.shape[1] == 207
+    assert (cli.cwd / "next.png").stat().st_size > 1000
+    late = cli("predict", run_dir.name, "--at", "2012-03-01 00:30")
+    assert late.returncode == 2 and "fewer than data.history = 12 steps" in late.stderr
+
+
+@pytest.fixture(scope="module")
+def names_run(tmp_path_factory):
+    from rnnlab import config
+
+    runs = tmp_path_factory.mktemp("names")
+    cfg = config.from_dict({
+        "name": "names", "task": "classify", "seed": 0,
+        "data": {"dataset": "names", "split": [0.8, 0.1, 0.1], "limit": 8000},
+        "model": {"kind": "gru", "hidden_size": 32, "embedding": "onehot"},
+        "train": {"epochs": 1, "batch_size": 64, "lr": 0.01}})
+    return experiment.run(cfg, runs_dir=runs, progress=False), runs
+
+
+def test_classify_predict_ranks_classes(names_run):
+    result, runs = names_run
+    run = inference.load_run(result.run_id, runs_dir=runs)
+    ranked = inference.classify_texts(run, ["Dovesky", "Nakamura", "Ślusàrski"], top=3)
+    assert len(ranked) == 3 and all(len(r) == 3 for r in ranked)
+    for r in ranked:
+        probs = [p for _, p in r]
+        assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
+        assert all(label in run.task.classes for label, _ in r)
+    # Folding to ASCII happens before encoding, as in training.
+    (alone,) = inference.classify_texts(run, ["Slusarski"], 3)
+    assert [label for label, _ in alone] == [label for label, _ in ranked[2]]
+    assert [p for _, p in alone] == pytest.approx([p for _, p in ranked[2]], rel=1e-5)
+
+
+def test_classify_predict_errors(names_run):
+    result, runs = names_run
+    run = inference.load_run(result.run_id, runs_dir=runs)
+    with pytest.raises(ConfigError, match="non-empty"):
+        inference.classify_texts(run, ["  "])
+    with pytest.raises(ConfigError, match="no letters of the names alphabet"):
+        inference.classify_texts(run, ["张伟"])
+    with pytest.raises(ConfigError, match="--top"):
+        inference.classify_texts(run, ["Smith"], top=0)
+
+
+def test_eval_of_a_classify_run(names_run):
+    result, runs = names_run
+    computed, stored = inference.evaluate_run(result.run_id, "test", runs_dir=runs)
+    assert inference.metrics_agree(computed, stored) and "f1_macro" in stored

@@ -286,6 +286,61 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _read_lines(path: str) -> list[str]:
+    try:
+        return [line for line in Path(path).read_text(encoding="utf-8").splitlines()
+                if line.strip()]
+    except FileNotFoundError:
+        raise ConfigError(f"--file {path} does not exist") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"--file {path} is not UTF-8 text") from None
+
+
+def cmd_predict(args) -> int:
+    from . import config as config_mod
+    from .experiment import find_run_dir
+    from .inference import classify_texts, forecast_table, load_run, read_history_csv
+
+    _, run_dir = find_run_dir(args.run, args.runs_dir)
+    task = config_mod.read_yaml(run_dir / "config.yaml").get("task")
+    inputs = list(args.inputs) + (_read_lines(args.file) if args.file else [])
+    if task == "language":
+        from .tasks.language import generate, load_run as load_lm
+
+        import torch
+        model, vocab, _ = load_lm(run_dir)
+        generator = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
+        for prefix in inputs or ["time traveller"]:
+            print(generate(model, vocab, prefix, args.length, args.temperature, generator))
+        return 0
+    if task == "forecast" and not args.at and len(inputs) != 1:
+        raise ConfigError("give one CSV of the latest rows (one column per input, a first "
+                          "column of time stamps optional), or --at TIMESTAMP to forecast "
+                          "from the dataset")
+    if task == "classify" and not inputs:
+        raise ConfigError("give texts to classify, e.g. rnnlab predict RUN Dovesky Satoshi, "
+                          "or --file FILE with one per line")
+    run = load_run(str(run_dir), runs_dir=args.runs_dir, data_dir=args.data_dir,
+                   download=args.download)
+    if task == "classify":
+        for text, ranked in zip(inputs, classify_texts(run, inputs, args.top)):
+            print(f"{text}: " + ", ".join(f"{label} {p:.1%}" for label, p in ranked))
+        return 0
+    history = run.task.history_at(args.at) if args.at else read_history_csv(inputs[0])
+    table = forecast_table(run, history)
+    if args.output:
+        table.to_csv(args.output)
+        print(f"forecast: {args.output}")
+    else:
+        print(table.round(4).to_string(max_cols=12))
+    if args.plot:
+        from .report.figures import history_and_forecast
+
+        cols = [c for c in run.task.columns[:3]]
+        print(f"plot: {history_and_forecast(history, table, cols, Path(args.plot), run.task.unit)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnlab", description="Learn, run and compare recurrent networks on real data.")
@@ -422,6 +477,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download", action="store_true", help="download missing data files")
     common(p)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "predict", help="use a trained run on new input",
+        description="classify: names or review sentences -> the most likely classes "
+        "(rnnlab predict RUN Dovesky Jackson --top 3). forecast: a CSV of the latest "
+        "data.history rows (one column per input as in training; a first column of time "
+        "stamps optional) or --at TIMESTAMP from the dataset -> the next data.horizon steps "
+        "in original units. language: prefixes to continue, as `rnnlab generate`.")
+    p.add_argument("run", help="run id, unique prefix or run folder")
+    p.add_argument("inputs", nargs="*", help="texts (classify), a CSV (forecast), prefixes "
+                   "(language)")
+    p.add_argument("--file", help="read the texts from this file, one per line")
+    p.add_argument("--top", type=int, default=3, help="classes to show per text (default 3)")
+    p.add_argument("--at", metavar="TIMESTAMP", help="forecast: use the dataset's rows up to "
+                   "this time stamp as input")
+    p.add_argument("-o", "--output", help="forecast: write the table as CSV here")
+    p.add_argument("--plot", metavar="PNG", help="forecast: draw the input and the forecast")
+    p.add_argument("--length", type=int, default=100, help="language: characters to generate")
+    p.add_argument("--temperature", type=float, default=0.0, help="language: 0 = greedy")
+    p.add_argument("--seed", type=int, help="language: seed of the sampling")
+    p.add_argument("--download", action="store_true", help="download missing data files")
+    common(p)
+    p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("generate", help="continue a text with a trained language model",
                        description="Continue --prefix with a language-model run's best weights: "

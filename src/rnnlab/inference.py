@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import torch
 import yaml
 from torch import nn
@@ -181,3 +182,44 @@ def check_onnx(path: Path, example: tuple, expected: torch.Tensor) -> None:
         raise DataError(f"the ONNX export of this model does not reproduce its outputs "
                         f"(max difference {(torch.as_tensor(got) - expected).abs().max():.3g}); "
                         "export it as torchscript or state_dict instead")
+
+
+# ---------------------------------------------------------------- predict
+
+def read_history_csv(path: str | Path) -> pd.DataFrame:
+    """A CSV of recent rows; a first column of time stamps becomes the index."""
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise DataError(f"input file {path} does not exist") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DataError(f"input file {path} is not a readable CSV ({err})") from None
+    first = frame.columns[0] if len(frame.columns) else None
+    if first is not None and frame[first].dtype == object:
+        try:
+            frame.index = pd.DatetimeIndex(pd.to_datetime(frame[first]))
+            frame = frame.drop(columns=first)
+        except (ValueError, TypeError):
+            pass  # not times: a column like any other
+    return frame
+
+
+def forecast_table(run: LoadedRun, history: pd.DataFrame) -> pd.DataFrame:
+    """The next ``horizon`` steps after ``history`` in original units, one column per target."""
+    task = run.task
+    raw, index = task.inputs_from_frame(history)
+    values = task.forecast(run.model, raw)
+    freq = task.series.freq
+    if index is not None and freq:
+        steps = pd.date_range(index[-1], periods=len(values) + 1, freq=freq)[1:]
+        rows = pd.Index(steps, name="time")
+    else:
+        rows = pd.Index([f"+{k}" for k in range(1, len(values) + 1)], name="step")
+    return pd.DataFrame(values, index=rows, columns=task.columns)
+
+
+def classify_texts(run: LoadedRun, texts: list[str], top: int = 3) -> list[list[tuple]]:
+    """Top-``top`` (label, probability) pairs of each text."""
+    if top < 1:
+        raise ConfigError(f"--top must be at least 1, got {top}")
+    return run.task.predict_texts(run.model, texts, top)

@@ -191,3 +191,22 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], path: Path, *, yla
         ax.set_title(title, fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, path)
+
+
+def history_and_forecast(history: "pd.DataFrame", forecast: "pd.DataFrame", columns: Sequence[str],
+                         path: Path, unit: str = "") -> Path:
+    """The input rows and the forecast that follows them, one panel per column."""
+    fig, axes = plt.subplots(len(columns), 1, figsize=(9, 2.6 * len(columns)), squeeze=False)
+    for ax, col in zip(axes[:, 0], columns):
+        past = history[col] if col in history.columns else None
+        if past is not None:
+            x_past = history.index if forecast.index.name == "time" else np.arange(-len(past) + 1, 1)
+            ax.plot(x_past, past.to_numpy(), color="0.3", label="input")
+        x_next = forecast.index if forecast.index.name == "time" else np.arange(1, len(forecast) + 1)
+        ax.plot(x_next, forecast[col].to_numpy(), marker="o", ms=3, color="C1", label="forecast")
+        ax.set_title(str(col))
+        ax.set_ylabel(unit)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best")
+    fig.autofmt_xdate()
+    return _save(fig, path)

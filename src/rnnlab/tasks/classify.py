@@ -204,9 +204,15 @@ def stratified_split(labels: np.ndarray, ratios, seed: int) -> dict[str, np.ndar
     """Indices of a stratified train/val/test split with a fixed seed (sorted within parts)."""
     index = np.arange(len(labels))
     train_r, val_r, test_r = ratios
-    train, rest = train_test_split(index, train_size=train_r, stratify=labels, random_state=seed)
-    val, test = train_test_split(rest, train_size=val_r / (val_r + test_r),
-                                 stratify=labels[rest], random_state=seed)
+    try:
+        train, rest = train_test_split(index, train_size=train_r, stratify=labels,
+                                       random_state=seed)
+        val, test = train_test_split(rest, train_size=val_r / (val_r + test_r),
+                                     stratify=labels[rest], random_state=seed)
+    except ValueError as err:  # a class too rare to appear in every split
+        raise DataError(f"cannot split {len(labels)} sequences into stratified "
+                        f"train/val/test parts ({err}). Raise data.limit (or remove it) "
+                        "or give the smaller splits a larger share in data.split.") from None
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 
 
@@ -510,3 +516,45 @@ class ClassifyTask(Task):
         paths.append(figures.per_class_bars([names[i] for i in shown], f1,
                                             run_dir / "per_class_f1.png"))
         return paths
+
+    # -- use a trained model
+    def encode_texts(self, texts: list[str]) -> Ragged:
+        """New names or reviews as token-id sequences, the way the training data was encoded."""
+        d = self.cfg.data
+        if d.dataset == "checkins":
+            raise ConfigError("predicting from text works for names and reviews; check-in "
+                              "windows come from the dataset (use `rnnlab eval`)")
+        if not texts or any(not t.strip() for t in texts):
+            raise ConfigError("give at least one non-empty text to classify")
+        lookup = {w: i for i, w in enumerate(self.vocab)}
+        if d.dataset == "names":
+            from ..data.sources.names import unicode_to_ascii
+
+            seqs = []
+            for text in texts:
+                folded = unicode_to_ascii(text.strip())[:d.max_length]
+                if not folded:
+                    raise ConfigError(f"{text!r} has no letters of the names alphabet "
+                                      "(a-z, A-Z, space and .,;')")
+                seqs.append([lookup[c] for c in folded])
+        else:
+            from ..data import wordvec
+
+            cut = d.max_length - 2
+            seqs = [[lookup.get(w, 1) for w in (wordvec.BOS, *t[:cut], wordvec.EOS)]
+                    for t in wordvec.segment(texts, cache=False)]
+        flat = torch.tensor([i for s in seqs for i in s], dtype=torch.int64)[:, None]
+        return Ragged.from_lengths(flat, torch.tensor([len(s) for s in seqs]))
+
+    @torch.no_grad()
+    def predict_texts(self, model: nn.Module, texts: list[str], top: int = 3
+                      ) -> list[list[tuple[str, float]]]:
+        """The ``top`` most likely classes of each text, with their probabilities."""
+        seqs = self.encode_texts(texts)
+        model.eval()
+        packed, _ = seqs.packed(torch.arange(len(texts)))
+        probs = torch.softmax(model(packed.to(self.device)).float().cpu(), dim=1)
+        names = self.display_classes or self.classes
+        values, index = probs.topk(min(top, len(names)), dim=1)
+        return [[(names[i], float(p)) for p, i in zip(vs, ix)]
+                for vs, ix in zip(values.tolist(), index.tolist())]

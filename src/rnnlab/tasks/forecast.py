@@ -23,8 +23,9 @@ from torch import Tensor, nn
 from .. import nn as rnn
 from ..config import ModelConfig, option
 from ..data import make_scaler, split_points, windows
-from ..data.features import assemble, select_features, select_nodes
+from ..data.features import TIME_FEATURES, assemble, select_features, select_nodes
 from ..data.resample import complete_windows, pandas_freq, regularize_series
+from ..data.series import TimeSeries
 from ..data.sources import loader
 from ..errors import ConfigError
 from ..report import figures
@@ -399,3 +400,82 @@ class ForecastTask(Task):
                                               unit=self.unit))
             pd.DataFrame(self.batch_log).to_csv(run_dir / "batch_metrics.csv", index=False)
         return paths
+
+    # -- use a trained model
+    def _value_features(self) -> list[str]:
+        return [f for f in self.input_names if f not in TIME_FEATURES]
+
+    def input_labels(self) -> list[str]:
+        """The columns a prediction CSV must hold: each node, or each node x input feature."""
+        nodes = [str(c) for c in self.series.columns]
+        if self.series.values.ndim == 2:
+            return nodes
+        feats = self._value_features()
+        return list(feats) if len(nodes) == 1 else [f"{n} {f}" for n in nodes for f in feats]
+
+    def inputs_from_frame(self, frame: pd.DataFrame) -> tuple[np.ndarray, pd.Index | None]:
+        """The last ``history`` rows of ``frame`` as raw model inputs, and their times."""
+        d = self.cfg.data
+        frame = frame.rename(columns=str)
+        wanted = self.input_labels()
+        missing = [c for c in wanted if c not in frame.columns]
+        if missing:
+            shown = ", ".join(missing[:8]) + (", ..." if len(missing) > 8 else "")
+            raise ConfigError(f"the input lacks {len(missing)} of the model's {len(wanted)} "
+                              f"input columns ({shown}); it needs one column per "
+                              f"{self.series.column_kind}, named as in the training data "
+                              f"({', '.join(wanted[:5])}{' ...' if len(wanted) > 5 else ''})")
+        if len(frame) < d.history:
+            raise ConfigError(f"the model reads data.history = {d.history} steps; the input "
+                              f"has {len(frame)} rows")
+        frame = frame.iloc[-d.history:]
+        try:
+            values = frame[wanted].to_numpy(dtype=np.float64)
+        except ValueError:
+            raise ConfigError("the input columns must hold numbers only") from None
+        if not np.isfinite(values).all():
+            raise ConfigError("the input holds empty or non-numeric cells in its last "
+                              f"{d.history} rows; fill them first")
+        index = frame.index if isinstance(frame.index, pd.DatetimeIndex) else None
+        nodes = len(self.series.columns)
+        if self.series.values.ndim == 3:
+            values = values.reshape(len(values), nodes, -1)
+            feats = self._value_features()
+            if any(f in TIME_FEATURES for f in self.input_names):
+                if index is None:
+                    raise ConfigError("this model also reads the time of day; give the input "
+                                      "a first column of time stamps")
+            part = TimeSeries(self.series.name, values, list(self.series.columns),
+                              index=index, features=feats)
+            values = assemble(part, self.input_names).reshape(len(values), -1)
+        return values, index
+
+    @torch.no_grad()
+    def forecast(self, model: nn.Module, raw_inputs: np.ndarray) -> np.ndarray:
+        """(horizon, target columns) in original units from (history, input columns) raw values."""
+        model.eval()
+        x = torch.as_tensor(self.input_scaler.transform(raw_inputs), dtype=torch.float32)
+        scaled = model(x[None].to(self.device)).cpu().double().numpy()[0]
+        return self.scaler.inverse_transform(scaled)
+
+    def history_at(self, when: str) -> pd.DataFrame:
+        """The ``history`` input rows of the dataset ending at time stamp ``when``."""
+        index = self.series.index
+        if index is None:
+            raise ConfigError(f"{self.series.name} has no time stamps; give the latest rows "
+                              "as a CSV instead of --at")
+        try:
+            pos = index.get_loc(pd.Timestamp(when))
+        except (KeyError, ValueError):
+            raise ConfigError(f"--at {when!r} is not a time stamp of {self.series.name} "
+                              f"({index[0]} .. {index[-1]}, every {self.series.freq})") from None
+        start = pos - self.cfg.data.history + 1
+        if start < 0:
+            raise ConfigError(f"--at {when!r} leaves fewer than data.history = "
+                              f"{self.cfg.data.history} steps before it")
+        rows = self.series.values[start:pos + 1]
+        frame = pd.DataFrame(rows.reshape(len(rows), -1), index=index[start:pos + 1])
+        frame.columns = ([str(c) for c in self.series.columns] if rows.ndim == 2 else
+                         [f"{n} {f}" if len(self.series.columns) > 1 else f
+                          for n in self.series.columns for f in self.series.features])
+        return frame
