@@ -125,6 +125,8 @@ def batch_curves(log: Sequence[dict], path: Path, unit: str = "") -> Path:
         ax.set_ylabel("%" if key == "mape" else unit)
         ax.set_title(f"test {key.upper()}")
         ax.grid(alpha=0.3)
+    return _save(fig, path)
+
 
 def classification_curves(history: Sequence[dict], path: Path) -> Path:
     """Accuracy and macro F1 per epoch, training beside validation (or test)."""
@@ -179,6 +181,8 @@ def per_class_bars(labels: Sequence[str], values: Sequence[float], path: Path,
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, axis="y")
     ax.legend(loc="lower right")
+    return _save(fig, path)
+
 
 def bar_chart(labels: Sequence[str], values: Sequence[float], path: Path, *, ylabel: str = "",
               title: str = "") -> Path:
