@@ -12,10 +12,9 @@ one. Here the whole sequence is one node of the graph:
   forward values only (sigmoid and tanh derivatives, products of gates), so the
   per-step backward is a handful of fused multiplies and one matmul (RNN 3,
   LSTM 5, GRU 7 kernels);
-- weight gradients of all steps come from one matmul at the end
-  (``dW_hh = dG^T @ H_prev``); the gradient of the input projection is returned
-  whole, so ``dW_ih`` and the input gradient are one matmul each over all steps
-  (done by autograd on the ``F.linear`` before the loop).
+- the input projection of all steps is one matmul that writes the gate buffer
+  directly; weight gradients of all steps come from one matmul each at the end
+  (``dW_hh = dG^T @ H_prev``, ``dW_ih = dG^T @ X``, ``dX = dG @ W_ih``).
 
 Packed sequences run as in torch.nn: the active batch of step t is
 ``batch_sizes[t]`` rows, sequences sorted longest first; no masking. The
@@ -74,6 +73,17 @@ class _Plan:
         return torch.cat([p for _, p in pieces])
 
 
+def _project(x: Tensor, w_ih: Tensor, bias: Tensor | None) -> Tensor:
+    """Input projection of all steps in one matmul, into a buffer the scan then owns."""
+    return x.mm(w_ih.t()) if bias is None else torch.addmm(bias, x, w_ih.t())
+
+
+def _project_grads(dgi: Tensor, x: Tensor, w_ih: Tensor, need: tuple[bool, bool, bool]):
+    """Gradients of x, W_ih and b_ih from dL/d(projection): one matmul each over all steps."""
+    return (dgi.mm(w_ih) if need[0] else None, dgi.t().mm(x) if need[1] else None,
+            dgi.sum(0) if need[2] else None)
+
+
 def _own(grad: Tensor) -> Tensor:
     """A contiguous copy of an incoming gradient that backward may update in place."""
     return grad.clone(memory_format=torch.contiguous_format)
@@ -83,22 +93,22 @@ class RNNScan(Function):
     """Elman RNN over a whole sequence: h' = act(gi + h W_hh^T + b_hh)."""
 
     @staticmethod
-    def forward(ctx, gi, h0, w_hh, b_hh, relu: bool, plan: _Plan):
-        out = gi + b_hh if b_hh is not None else gi.clone()  # pre-activations, then outputs
+    def forward(ctx, x, w_ih, b_ih, h0, w_hh, b_hh, relu: bool, plan: _Plan):
+        out = _project(x, w_ih, None if b_ih is None else b_ih + b_hh)  # pre-activations, then h
         w_t = w_hh.t()
         for k, (off, bs) in enumerate(plan.steps):
             a = out[off:off + bs]
             a.addmm_(plan.prev(k, out, h0), w_t)
             a.relu_() if relu else a.tanh_()
         h_n = plan.finals(out)
-        ctx.save_for_backward(out, h0, w_hh)
-        ctx.relu, ctx.plan, ctx.has_bias = relu, plan, b_hh is not None
+        ctx.save_for_backward(x, w_ih, out, h0, w_hh)
+        ctx.relu, ctx.plan = relu, plan
         return out, h_n
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_out, d_hn):
-        out, h0, w_hh = ctx.saved_tensors
+        x, w_ih, out, h0, w_hh = ctx.saved_tensors
         plan = ctx.plan
         # dG holds the activation derivative of every step, then (in place) dL/d pre-activation.
         dg = (out > 0).to(out.dtype) if ctx.relu else torch.mul(out, out).neg_().add_(1)
@@ -108,23 +118,24 @@ class RNNScan(Function):
             g = dg[off:off + bs].mul_(dh)
             torch.mm(g, w_hh, out=dh_state[:bs])
         need = ctx.needs_input_grad
-        d_w = dg.t().mm(plan.gather_prev(out, h0)) if need[2] else None
-        d_b = dg.sum(0) if ctx.has_bias and need[3] else None
-        return dg, dh_state, d_w, d_b, None, None
+        d_x, d_wih, d_bih = _project_grads(dg, x, w_ih, need[:3])
+        d_w = dg.t().mm(plan.gather_prev(out, h0)) if need[4] else None
+        d_b = dg.sum(0) if need[5] else None  # b_hh enters exactly as b_ih does
+        return d_x, d_wih, d_bih, dh_state, d_w, d_b, None, None
 
 
 class LSTMScan(Function):
     """LSTM over a whole sequence (gates i, f, g, o; optional projection W_hr)."""
 
     @staticmethod
-    def forward(ctx, gi, h0, c0, w_hh, b_hh, w_hr, plan: _Plan):
+    def forward(ctx, x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr, plan: _Plan):
         hidden = c0.shape[1]
-        n = gi.shape[0]
-        a_all = gi + b_hh if b_hh is not None else gi.clone()  # gates, activated in place
-        c_all = gi.new_empty(n, hidden)
-        tc_all = gi.new_empty(n, hidden)  # tanh(c)
-        hr_all = gi.new_empty(n, hidden) if w_hr is not None else None  # h before projection
-        out = gi.new_empty(n, w_hr.shape[0] if w_hr is not None else hidden)
+        n = x.shape[0]
+        a_all = _project(x, w_ih, None if b_ih is None else b_ih + b_hh)  # activated in place
+        c_all = x.new_empty(n, hidden)
+        tc_all = x.new_empty(n, hidden)  # tanh(c)
+        hr_all = x.new_empty(n, hidden) if w_hr is not None else None  # h before projection
+        out = x.new_empty(n, w_hr.shape[0] if w_hr is not None else hidden)
         w_t = w_hh.t()
         i_, f_, g_, o_ = (slice(j * hidden, (j + 1) * hidden) for j in range(4))
         for k, (off, bs) in enumerate(plan.steps):
@@ -143,14 +154,14 @@ class LSTMScan(Function):
             else:
                 torch.mm(torch.mul(a[:, o_], tc, out=hr_all[rows]), w_hr.t(), out=out[rows])
         h_n, c_n = plan.finals(out), plan.finals(c_all)
-        ctx.save_for_backward(a_all, c_all, tc_all, hr_all, out, h0, c0, w_hh, w_hr)
-        ctx.plan, ctx.has_bias = plan, b_hh is not None
+        ctx.save_for_backward(x, w_ih, a_all, c_all, tc_all, hr_all, out, h0, c0, w_hh, w_hr)
+        ctx.plan = plan
         return out, h_n, c_n
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_out, d_hn, d_cn):
-        a_all, c_all, tc_all, hr_all, out, h0, c0, w_hh, w_hr = ctx.saved_tensors
+        x, w_ih, a_all, c_all, tc_all, hr_all, out, h0, c0, w_hh, w_hr = ctx.saved_tensors
         plan = ctx.plan
         hidden = c0.shape[1]
         i, f, g, o = a_all.split(hidden, dim=1)
@@ -179,24 +190,26 @@ class LSTMScan(Function):
             dc.mul_(f[rows])
             torch.mm(dg[rows], w_hh, out=dh_state[:bs])
         need = ctx.needs_input_grad
-        d_w = dg.t().mm(plan.gather_prev(out, h0)) if need[3] else None
-        d_b = dg.sum(0) if ctx.has_bias and need[4] else None
-        d_hr = dh_all.t().mm(hr_all) if w_hr is not None and need[5] else None
-        return dg, dh_state, dc_state, d_w, d_b, d_hr, None
+        d_x, d_wih, d_bih = _project_grads(dg, x, w_ih, need[:3])
+        d_w = dg.t().mm(plan.gather_prev(out, h0)) if need[5] else None
+        d_b = dg.sum(0) if need[6] else None  # b_hh enters exactly as b_ih does
+        d_hr = dh_all.t().mm(hr_all) if w_hr is not None and need[7] else None
+        return d_x, d_wih, d_bih, dh_state, dc_state, d_w, d_b, d_hr, None
 
 
 class GRUScan(Function):
     """GRU over a whole sequence (gates r, z, n; n = tanh(gi_n + r * (W_hn h + b_hn)))."""
 
     @staticmethod
-    def forward(ctx, gi, h0, w_hh, b_hh, plan: _Plan):
+    def forward(ctx, x, w_ih, b_ih, h0, w_hh, b_hh, plan: _Plan):
         hidden = h0.shape[1]
         rz_, n_ = slice(0, 2 * hidden), slice(2 * hidden, 3 * hidden)
-        a_all = gi.clone()  # r, z activated in place; n block becomes n
-        if b_hh is not None:
-            a_all[:, rz_] += b_hh[rz_]  # r and z see b_ih + b_hh; b_hn stays inside r * (...)
-        ghn_all = gi.new_empty(gi.shape[0], hidden)  # W_hn h + b_hn: backward needs it
-        out = gi.new_empty(gi.shape[0], hidden)
+        bias = None
+        if b_ih is not None:  # r and z see b_ih + b_hh; b_hn stays inside r * (...)
+            bias = torch.cat([b_ih[rz_] + b_hh[rz_], b_ih[n_]])
+        a_all = _project(x, w_ih, bias)  # r, z activated in place; n block becomes n
+        ghn_all = x.new_empty(x.shape[0], hidden)  # W_hn h + b_hn: backward needs it
+        out = x.new_empty(x.shape[0], hidden)
         w_rz, w_n = w_hh[rz_].t(), w_hh[n_].t()
         for k, (off, bs) in enumerate(plan.steps):
             rows = slice(off, off + bs)
@@ -208,16 +221,16 @@ class GRUScan(Function):
             else:
                 ghn = torch.addmm(b_hh[n_], h, w_n, out=ghn_all[rows])
             n = a[:, n_].addcmul_(rz[:, :hidden], ghn).tanh_()
-            torch.addcmul(n, rz[:, hidden:], h - n, out=out[rows])  # (h - n) * z + n
+            torch.lerp(n, h, rz[:, hidden:], out=out[rows])  # n + z * (h - n), one kernel
         h_n = plan.finals(out)
-        ctx.save_for_backward(a_all, ghn_all, out, h0, w_hh)
-        ctx.plan, ctx.has_bias = plan, b_hh is not None
+        ctx.save_for_backward(x, w_ih, a_all, ghn_all, out, h0, w_hh)
+        ctx.plan = plan
         return out, h_n
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_out, d_hn):
-        a_all, ghn, out, h0, w_hh = ctx.saved_tensors
+        x, w_ih, a_all, ghn, out, h0, w_hh = ctx.saved_tensors
         plan = ctx.plan
         hidden = h0.shape[1]
         r, z, n = a_all.split(hidden, dim=1)
@@ -241,24 +254,26 @@ class GRUScan(Function):
             dh.mul_(z[rows])
             dh.addmm_(dgi[rows, :2 * hidden], w_rz).addmm_(dghn[rows], w_n)
         need = ctx.needs_input_grad
+        d_x, d_wih, d_bih = _project_grads(dgi, x, w_ih, need[:3])
         d_w = d_b = None
-        if need[2]:
+        if need[4]:
             d_w = torch.cat([dgi[:, :2 * hidden].t().mm(h_prev), dghn.t().mm(h_prev)])
-        if ctx.has_bias and need[3]:
+        if need[5]:
             d_b = torch.cat([dgi[:, :2 * hidden].sum(0), dghn.sum(0)])
-        return dgi, dh_state, d_w, d_b, None
+        return d_x, d_wih, d_bih, dh_state, d_w, d_b, None
 
 
-def scan(mode: str, gi: Tensor, sizes: list[int], state: tuple[Tensor, ...], w_hh: Tensor,
-         b_hh: Tensor | None, w_hr: Tensor | None, reverse: bool
-         ) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """Same contract as ``layers._scan``, run by the fused Functions above."""
+def scan(mode: str, x: Tensor, w_ih: Tensor, b_ih: Tensor | None, sizes: list[int],
+         state: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor | None, w_hr: Tensor | None,
+         reverse: bool) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """One layer-direction over ``x`` (packed row layout, see ``layers._scan``): returns
+    the outputs in the same layout and each sequence's final state, in batch order."""
     plan = _Plan(sizes, reverse)
     if mode == "LSTM":
-        out, h_n, c_n = LSTMScan.apply(gi, state[0], state[1], w_hh, b_hh, w_hr, plan)
+        out, h_n, c_n = LSTMScan.apply(x, w_ih, b_ih, state[0], state[1], w_hh, b_hh, w_hr, plan)
         return out, (h_n, c_n)
     if mode == "GRU":
-        out, h_n = GRUScan.apply(gi, state[0], w_hh, b_hh, plan)
+        out, h_n = GRUScan.apply(x, w_ih, b_ih, state[0], w_hh, b_hh, plan)
     else:
-        out, h_n = RNNScan.apply(gi, state[0], w_hh, b_hh, mode == "RNN_RELU", plan)
+        out, h_n = RNNScan.apply(x, w_ih, b_ih, state[0], w_hh, b_hh, mode == "RNN_RELU", plan)
     return out, (h_n,)
