@@ -91,6 +91,11 @@ def _project_grads(dgi: Tensor, x: Tensor, w_ih: Tensor, need: tuple[bool, bool,
             dgi.sum(0) if need[2] else None)
 
 
+def _one(like: Tensor) -> Tensor:
+    """A 0-dim 1 that broadcasts in ``addcmul(1, a, b, value=-1)`` = 1 - a*b in one pass."""
+    return like.new_ones(())
+
+
 def _own(grad: Tensor) -> Tensor:
     """A contiguous copy of an incoming gradient that backward may update in place."""
     return grad.clone(memory_format=torch.contiguous_format)
@@ -118,7 +123,7 @@ class RNNScan(Function):
         x, w_ih, out, h0, w_hh = ctx.saved_tensors
         plan = ctx.plan
         # dG holds the activation derivative of every step, then (in place) dL/d pre-activation.
-        dg = (out > 0).to(out.dtype) if ctx.relu else torch.mul(out, out).neg_().add_(1)
+        dg = (out > 0).to(out.dtype) if ctx.relu else torch.addcmul(_one(out), out, out, value=-1)
         dh_state = _own(d_hn)
         dh_rows = plan.prefixes(dh_state)
         dgs, douts = plan.split(dg), plan.split(d_out)
@@ -175,14 +180,14 @@ class LSTMScan(Function):
         i, f, g, o = a_all.split(hidden, dim=1)
         # Per-step factors that depend on forward values only, for all steps at once:
         # dG = [dc*g*i(1-i), dc*c_prev*f(1-f), dc*i*(1-g^2), dh*tanh(c)*o(1-o)].
-        # In-place chains: every big temporary costs fresh pages on CPU.
-        dg = torch.mul(a_all, a_all).neg_().add_(a_all)  # s(1-s); g block replaced below
+        # One addcmul per factor where possible: these passes are memory-bound on big batches.
+        dg = torch.addcmul(a_all, a_all, a_all, value=-1)  # s(1-s); g block replaced below
         dg_i, dg_f, dg_g, dg_o = dg.split(hidden, dim=1)
         dg_i.mul_(g)
         dg_f.mul_(plan.gather_prev(c_all, c0))
-        torch.mul(g, g, out=dg_g).neg_().add_(1).mul_(i)
+        torch.addcmul(_one(g), g, g, value=-1, out=dg_g).mul_(i)
         dg_o.mul_(tc_all)
-        dc_from_h = torch.mul(tc_all, tc_all).neg_().add_(1).mul_(o)  # dc += dh*o*(1-tanh(c)^2)
+        dc_from_h = torch.addcmul(_one(o), tc_all, tc_all, value=-1).mul_(o)  # o(1-tanh(c)^2)
         dh_state, dc_state = _own(d_hn), _own(d_cn)
         dh_rows, dc_rows = plan.prefixes(dh_state), plan.prefixes(dc_state)
         dh_all = torch.empty_like(out) if w_hr is not None else None  # for dW_hr
@@ -250,9 +255,9 @@ class GRUScan(Function):
         # dGi = [dn_pre*ghn*r(1-r), dh*(h_prev-n)*z(1-z), dh*(1-z)*(1-n^2)], factors first.
         dgi = torch.empty_like(a_all)
         dr, dz, dn = dgi.split(hidden, dim=1)
-        torch.mul(r, r, out=dr).neg_().add_(r).mul_(ghn)
-        torch.mul(z, z, out=dz).neg_().add_(z).mul_(h_prev - n)
-        torch.mul(n, n, out=dn).neg_().add_(1).mul_(1 - z)
+        torch.addcmul(r, r, r, value=-1, out=dr).mul_(ghn)
+        torch.addcmul(z, z, z, value=-1, out=dz).mul_(h_prev - n)
+        torch.addcmul(_one(n), n, n, value=-1, out=dn).addcmul_(z, dn, value=-1)  # *(1-z)
         dghn = torch.empty_like(n)  # dL/d(W_hn h + b_hn) = dn_pre * r
         w_rz, w_n = w_hh[:2 * hidden], w_hh[2 * hidden:]
         dh_state = _own(d_hn)
