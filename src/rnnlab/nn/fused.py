@@ -70,6 +70,30 @@ class _Plan:
         pieces = [self.prev(k, views, s0) for k in range(len(views))]
         return torch.cat(pieces[::-1] if self.reverse else pieces)
 
+    def _dense_split(self, buf: Tensor, s0: Tensor):
+        """For a dense batch: (rows whose previous state is s0, rows whose previous state is
+        in ``buf``, those previous rows) as views, so no gathered copy is needed."""
+        b = self.sizes[0]
+        if self.reverse:
+            return slice(len(buf) - b, None), slice(0, len(buf) - b), buf[b:]
+        return slice(0, b), slice(b, None), buf[:len(buf) - b]
+
+    def prev_t_mm(self, g: Tensor, buf: Tensor, s0: Tensor) -> Tensor:
+        """``g^T @ prev`` over all steps (dW_hh); no gathered copy for dense batches."""
+        if len(set(self.sizes)) > 1:
+            return g.t().mm(self.gather_prev(buf, s0))
+        first, rest, prev = self._dense_split(buf, s0)
+        return g[first].t().mm(s0).addmm_(g[rest].t(), prev)
+
+    def mul_prev_(self, t: Tensor, buf: Tensor, s0: Tensor) -> Tensor:
+        """``t *= prev`` in place, row by row; no gathered copy for dense batches."""
+        if len(set(self.sizes)) > 1:
+            return t.mul_(self.gather_prev(buf, s0))
+        first, rest, prev = self._dense_split(buf, s0)
+        t[first].mul_(s0)
+        t[rest].mul_(prev)
+        return t
+
     def finals(self, buf: Tensor) -> Tensor:
         """Each sequence's state after its own last step, in batch order."""
         views, pieces = self.split(buf), []
@@ -132,7 +156,7 @@ class RNNScan(Function):
             torch.mm(dgs[k].mul_(dh.add_(douts[k])), w_hh, out=dh)
         need = ctx.needs_input_grad
         d_x, d_wih, d_bih = _project_grads(dg, x, w_ih, need[:3])
-        d_w = dg.t().mm(plan.gather_prev(out, h0)) if need[4] else None
+        d_w = plan.prev_t_mm(dg, out, h0) if need[4] else None
         d_b = dg.sum(0) if need[5] else None  # b_hh enters exactly as b_ih does
         return d_x, d_wih, d_bih, dh_state, d_w, d_b, None, None
 
@@ -184,7 +208,7 @@ class LSTMScan(Function):
         dg = torch.addcmul(a_all, a_all, a_all, value=-1)  # s(1-s); g block replaced below
         dg_i, dg_f, dg_g, dg_o = dg.split(hidden, dim=1)
         dg_i.mul_(g)
-        dg_f.mul_(plan.gather_prev(c_all, c0))
+        plan.mul_prev_(dg_f, c_all, c0)
         torch.addcmul(_one(g), g, g, value=-1, out=dg_g).mul_(i)
         dg_o.mul_(tc_all)
         dc_from_h = torch.addcmul(_one(o), tc_all, tc_all, value=-1).mul_(o)  # o(1-tanh(c)^2)
@@ -209,7 +233,7 @@ class LSTMScan(Function):
             torch.mm(dgs[k], w_hh, out=dh_s)
         need = ctx.needs_input_grad
         d_x, d_wih, d_bih = _project_grads(dg, x, w_ih, need[:3])
-        d_w = dg.t().mm(plan.gather_prev(out, h0)) if need[5] else None
+        d_w = plan.prev_t_mm(dg, out, h0) if need[5] else None
         d_b = dg.sum(0) if need[6] else None  # b_hh enters exactly as b_ih does
         d_hr = dh_all.t().mm(hr_all) if w_hr is not None and need[7] else None
         return d_x, d_wih, d_bih, dh_state, dc_state, d_w, d_b, d_hr, None
