@@ -30,7 +30,9 @@ def test_gradcheck_fused_functions(mode, bias, reverse, layout):
     hidden, proj = 3, 2
     gates = {"LSTM": 4, "LSTM_PROJ": 4, "GRU": 3}.get(mode, 1) * hidden
     out_size = proj if mode == "LSTM_PROJ" else hidden
-    gi = _leaf(sum(sizes), gates, gen=gen)
+    x = _leaf(sum(sizes), 2, gen=gen)
+    w_ih = _leaf(gates, 2, gen=gen)
+    b_ih = _leaf(gates, gen=gen) if bias else None
     h0 = _leaf(sizes[0], out_size, gen=gen)
     w_hh = _leaf(gates, out_size, gen=gen)
     b_hh = _leaf(gates, gen=gen) if bias else None
@@ -38,13 +40,14 @@ def test_gradcheck_fused_functions(mode, bias, reverse, layout):
     if mode.startswith("LSTM"):
         c0 = _leaf(sizes[0], hidden, gen=gen)
         w_hr = _leaf(proj, hidden, gen=gen) if mode == "LSTM_PROJ" else None
-        inputs = (gi, h0, c0, w_hh, b_hh, w_hr, plan)
+        inputs = (x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr, plan)
         fn = fused.LSTMScan.apply
     elif mode == "GRU":
-        inputs, fn = (gi, h0, w_hh, b_hh, plan), fused.GRUScan.apply
+        inputs, fn = (x, w_ih, b_ih, h0, w_hh, b_hh, plan), fused.GRUScan.apply
     else:
         # (a relu pre-activation within eps of 0 is vanishingly unlikely with this seed)
-        inputs, fn = (gi, h0, w_hh, b_hh, mode == "RNN_RELU", plan), fused.RNNScan.apply
+        inputs = (x, w_ih, b_ih, h0, w_hh, b_hh, mode == "RNN_RELU", plan)
+        fn = fused.RNNScan.apply
     assert gradcheck(fn, inputs, eps=1e-6, atol=1e-7)
 
 

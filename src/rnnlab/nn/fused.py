@@ -5,17 +5,18 @@ record every small operation of every step, then replays them backwards one by
 one. Here the whole sequence is one node of the graph:
 
 - forward writes every step into preallocated buffers (gates, cell states,
-  outputs) with in-place kernels: LSTM 8, GRU 7, RNN 2 kernels per step;
+  outputs) with in-place kernels: LSTM 8, GRU 6, RNN 2 kernels per step; the
+  per-step row views of every buffer are made by one ``split`` each, so the
+  Python loop does no slicing;
 - it keeps only what backward needs: the activated gates, cell states (LSTM),
   the hidden-side n pre-activation (GRU) and the outputs;
 - backward first computes, for all steps at once, every factor that depends on
   forward values only (sigmoid and tanh derivatives, products of gates), so the
   per-step backward is a handful of fused multiplies and one matmul (RNN 3,
   LSTM 5, GRU 7 kernels);
-- weight gradients of all steps come from one matmul at the end
-  (``dW_hh = dG^T @ H_prev``); the gradient of the input projection is returned
-  whole, so ``dW_ih`` and the input gradient are one matmul each over all steps
-  (done by autograd on the ``F.linear`` before the loop).
+- the input projection of all steps is one matmul that writes the gate buffer
+  directly; weight gradients of all steps come from one matmul each at the end
+  (``dW_hh = dG^T @ H_prev``, ``dW_ih = dG^T @ X``, ``dX = dG @ W_ih``).
 
 Packed sequences run as in torch.nn: the active batch of step t is
 ``batch_sizes[t]`` rows, sequences sorted longest first; no masking. The
@@ -35,43 +36,88 @@ class _Plan:
     """Where the rows of each step sit, in the order the steps run.
 
     Step t owns rows ``offset[t] : offset[t] + sizes[t]`` of the time-major
-    packed layout; the reverse direction runs the steps last to first.
+    packed layout (``sizes`` = ``batch_sizes``, non-increasing); the reverse
+    direction runs the steps last to first.
     """
 
     def __init__(self, sizes: list[int], reverse: bool) -> None:
-        offsets = [0]
-        for bs in sizes:
-            offsets.append(offsets[-1] + bs)
-        order = range(len(sizes) - 1, -1, -1) if reverse else range(len(sizes))
-        self.steps = [(offsets[t], sizes[t]) for t in order]  # (first row, rows), run order
-        self.batch = max(sizes)
+        self.sizes, self.reverse = sizes, reverse
+        self.run_sizes = sizes[::-1] if reverse else list(sizes)  # rows of each step, run order
 
-    def prev(self, k: int, buf: Tensor, s0: Tensor) -> Tensor:
+    def split(self, buf: Tensor) -> list[Tensor]:
+        """Row views of ``buf`` for every step, in run order."""
+        views = buf.split(self.sizes)
+        return list(views[::-1] if self.reverse else views)
+
+    def prefixes(self, state: Tensor) -> dict[int, Tensor]:
+        """``state[:bs]`` for every distinct step size (few: one when the batch is dense)."""
+        return {bs: state[:bs] for bs in set(self.sizes)}
+
+    def prev(self, k: int, views: list[Tensor], s0: Tensor) -> Tensor:
         """The state step ``k`` starts from: the previous step's rows, topped up from s0
         for sequences that start here (reverse direction of a packed batch)."""
-        bs = self.steps[k][1]
+        bs = self.run_sizes[k]
         if k == 0:
-            return s0[:bs]
-        off, prev_bs = self.steps[k - 1]
-        if bs <= prev_bs:
-            return buf[off:off + bs]
-        return torch.cat([buf[off:off + prev_bs], s0[prev_bs:bs]])
+            return s0 if bs == s0.shape[0] else s0[:bs]
+        pv, pb = views[k - 1], self.run_sizes[k - 1]
+        if bs == pb:
+            return pv
+        return pv[:bs] if bs < pb else torch.cat([pv, s0[pb:bs]])
 
     def gather_prev(self, buf: Tensor, s0: Tensor) -> Tensor:
         """``prev`` of every step, laid out like ``buf`` (one cat over all steps)."""
-        pieces = sorted(((off, self.prev(k, buf, s0)) for k, (off, _) in enumerate(self.steps)),
-                        key=lambda p: p[0])
-        return torch.cat([p for _, p in pieces])
+        views = self.split(buf)
+        pieces = [self.prev(k, views, s0) for k in range(len(views))]
+        return torch.cat(pieces[::-1] if self.reverse else pieces)
+
+    def _dense_split(self, buf: Tensor, s0: Tensor):
+        """For a dense batch: (rows whose previous state is s0, rows whose previous state is
+        in ``buf``, those previous rows) as views, so no gathered copy is needed."""
+        b = self.sizes[0]
+        if self.reverse:
+            return slice(len(buf) - b, None), slice(0, len(buf) - b), buf[b:]
+        return slice(0, b), slice(b, None), buf[:len(buf) - b]
+
+    def prev_t_mm(self, g: Tensor, buf: Tensor, s0: Tensor) -> Tensor:
+        """``g^T @ prev`` over all steps (dW_hh); no gathered copy for dense batches."""
+        if len(set(self.sizes)) > 1:
+            return g.t().mm(self.gather_prev(buf, s0))
+        first, rest, prev = self._dense_split(buf, s0)
+        return g[first].t().mm(s0).addmm_(g[rest].t(), prev)
+
+    def mul_prev_(self, t: Tensor, buf: Tensor, s0: Tensor) -> Tensor:
+        """``t *= prev`` in place, row by row; no gathered copy for dense batches."""
+        if len(set(self.sizes)) > 1:
+            return t.mul_(self.gather_prev(buf, s0))
+        first, rest, prev = self._dense_split(buf, s0)
+        t[first].mul_(s0)
+        t[rest].mul_(prev)
+        return t
 
     def finals(self, buf: Tensor) -> Tensor:
         """Each sequence's state after its own last step, in batch order."""
-        pieces = []
-        for k, (off, bs) in enumerate(self.steps):
-            nxt = self.steps[k + 1][1] if k + 1 < len(self.steps) else 0
+        views, pieces = self.split(buf), []
+        for k, bs in enumerate(self.run_sizes):
+            nxt = self.run_sizes[k + 1] if k + 1 < len(self.run_sizes) else 0
             if nxt < bs:  # rows nxt..bs take no further step
-                pieces.append((nxt, buf[off + nxt:off + bs]))
-        pieces.sort(key=lambda p: p[0])
-        return torch.cat([p for _, p in pieces])
+                pieces.append(views[k][nxt:])
+        return torch.cat(pieces[::-1])
+
+
+def _project(x: Tensor, w_ih: Tensor, bias: Tensor | None) -> Tensor:
+    """Input projection of all steps in one matmul, into a buffer the scan then owns."""
+    return x.mm(w_ih.t()) if bias is None else torch.addmm(bias, x, w_ih.t())
+
+
+def _project_grads(dgi: Tensor, x: Tensor, w_ih: Tensor, need: tuple[bool, bool, bool]):
+    """Gradients of x, W_ih and b_ih from dL/d(projection): one matmul each over all steps."""
+    return (dgi.mm(w_ih) if need[0] else None, dgi.t().mm(x) if need[1] else None,
+            dgi.sum(0) if need[2] else None)
+
+
+def _one(like: Tensor) -> Tensor:
+    """A 0-dim 1 that broadcasts in ``addcmul(1, a, b, value=-1)`` = 1 - a*b in one pass."""
+    return like.new_ones(())
 
 
 def _own(grad: Tensor) -> Tensor:
@@ -80,144 +126,152 @@ def _own(grad: Tensor) -> Tensor:
 
 
 class RNNScan(Function):
-    """Elman RNN over a whole sequence: h' = act(gi + h W_hh^T + b_hh)."""
+    """Elman RNN over a whole sequence: h' = act(W_ih x + b_ih + W_hh h + b_hh)."""
 
     @staticmethod
-    def forward(ctx, gi, h0, w_hh, b_hh, relu: bool, plan: _Plan):
-        out = gi + b_hh if b_hh is not None else gi.clone()  # pre-activations, then outputs
+    def forward(ctx, x, w_ih, b_ih, h0, w_hh, b_hh, relu: bool, plan: _Plan):
+        out = _project(x, w_ih, None if b_ih is None else b_ih + b_hh)  # pre-activations, then h
         w_t = w_hh.t()
-        for k, (off, bs) in enumerate(plan.steps):
-            a = out[off:off + bs]
-            a.addmm_(plan.prev(k, out, h0), w_t)
+        steps = plan.split(out)
+        for k, a in enumerate(steps):
+            a.addmm_(plan.prev(k, steps, h0), w_t)
             a.relu_() if relu else a.tanh_()
         h_n = plan.finals(out)
-        ctx.save_for_backward(out, h0, w_hh)
-        ctx.relu, ctx.plan, ctx.has_bias = relu, plan, b_hh is not None
+        ctx.save_for_backward(x, w_ih, out, h0, w_hh)
+        ctx.relu, ctx.plan = relu, plan
         return out, h_n
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_out, d_hn):
-        out, h0, w_hh = ctx.saved_tensors
+        x, w_ih, out, h0, w_hh = ctx.saved_tensors
         plan = ctx.plan
         # dG holds the activation derivative of every step, then (in place) dL/d pre-activation.
-        dg = (out > 0).to(out.dtype) if ctx.relu else torch.mul(out, out).neg_().add_(1)
+        dg = (out > 0).to(out.dtype) if ctx.relu else torch.addcmul(_one(out), out, out, value=-1)
         dh_state = _own(d_hn)
-        for off, bs in reversed(plan.steps):
-            dh = dh_state[:bs].add_(d_out[off:off + bs])
-            g = dg[off:off + bs].mul_(dh)
-            torch.mm(g, w_hh, out=dh_state[:bs])
+        dh_rows = plan.prefixes(dh_state)
+        dgs, douts = plan.split(dg), plan.split(d_out)
+        for k in range(len(dgs) - 1, -1, -1):
+            dh = dh_rows[plan.run_sizes[k]]
+            torch.mm(dgs[k].mul_(dh.add_(douts[k])), w_hh, out=dh)
         need = ctx.needs_input_grad
-        d_w = dg.t().mm(plan.gather_prev(out, h0)) if need[2] else None
-        d_b = dg.sum(0) if ctx.has_bias and need[3] else None
-        return dg, dh_state, d_w, d_b, None, None
+        d_x, d_wih, d_bih = _project_grads(dg, x, w_ih, need[:3])
+        d_w = plan.prev_t_mm(dg, out, h0) if need[4] else None
+        d_b = dg.sum(0) if need[5] else None  # b_hh enters exactly as b_ih does
+        return d_x, d_wih, d_bih, dh_state, d_w, d_b, None, None
 
 
 class LSTMScan(Function):
     """LSTM over a whole sequence (gates i, f, g, o; optional projection W_hr)."""
 
     @staticmethod
-    def forward(ctx, gi, h0, c0, w_hh, b_hh, w_hr, plan: _Plan):
+    def forward(ctx, x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr, plan: _Plan):
         hidden = c0.shape[1]
-        n = gi.shape[0]
-        a_all = gi + b_hh if b_hh is not None else gi.clone()  # gates, activated in place
-        c_all = gi.new_empty(n, hidden)
-        tc_all = gi.new_empty(n, hidden)  # tanh(c)
-        hr_all = gi.new_empty(n, hidden) if w_hr is not None else None  # h before projection
-        out = gi.new_empty(n, w_hr.shape[0] if w_hr is not None else hidden)
+        n = x.shape[0]
+        a_all = _project(x, w_ih, None if b_ih is None else b_ih + b_hh)  # activated in place
+        c_all = x.new_empty(n, hidden)
+        tc_all = x.new_empty(n, hidden)  # tanh(c)
+        hr_all = x.new_empty(n, hidden) if w_hr is not None else None  # h before projection
+        out = x.new_empty(n, w_hr.shape[0] if w_hr is not None else hidden)
         w_t = w_hh.t()
         i_, f_, g_, o_ = (slice(j * hidden, (j + 1) * hidden) for j in range(4))
-        for k, (off, bs) in enumerate(plan.steps):
-            rows = slice(off, off + bs)
-            a = a_all[rows]
-            a.addmm_(plan.prev(k, out, h0), w_t)
-            a[:, :2 * hidden].sigmoid_()
-            a[:, g_].tanh_()
-            a[:, o_].sigmoid_()
-            c = c_all[rows]
-            torch.mul(a[:, f_], plan.prev(k, c_all, c0), out=c)
-            c.addcmul_(a[:, i_], a[:, g_])
-            tc = torch.tanh(c, out=tc_all[rows])
+        gates, if_, gs = plan.split(a_all), plan.split(a_all[:, :2 * hidden]), plan.split(a_all[:, g_])
+        is_, fs, os_ = plan.split(a_all[:, i_]), plan.split(a_all[:, f_]), plan.split(a_all[:, o_])
+        cs, tcs, outs = plan.split(c_all), plan.split(tc_all), plan.split(out)
+        hrs = plan.split(hr_all) if w_hr is not None else None
+        for k, a in enumerate(gates):
+            a.addmm_(plan.prev(k, outs, h0), w_t)
+            if_[k].sigmoid_()
+            gs[k].tanh_()
+            os_[k].sigmoid_()
+            c = torch.mul(fs[k], plan.prev(k, cs, c0), out=cs[k]).addcmul_(is_[k], gs[k])
+            tc = torch.tanh(c, out=tcs[k])
             if w_hr is None:
-                torch.mul(a[:, o_], tc, out=out[rows])
+                torch.mul(os_[k], tc, out=outs[k])
             else:
-                torch.mm(torch.mul(a[:, o_], tc, out=hr_all[rows]), w_hr.t(), out=out[rows])
+                torch.mm(torch.mul(os_[k], tc, out=hrs[k]), w_hr.t(), out=outs[k])
         h_n, c_n = plan.finals(out), plan.finals(c_all)
-        ctx.save_for_backward(a_all, c_all, tc_all, hr_all, out, h0, c0, w_hh, w_hr)
-        ctx.plan, ctx.has_bias = plan, b_hh is not None
+        ctx.save_for_backward(x, w_ih, a_all, c_all, tc_all, hr_all, out, h0, c0, w_hh, w_hr)
+        ctx.plan = plan
         return out, h_n, c_n
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_out, d_hn, d_cn):
-        a_all, c_all, tc_all, hr_all, out, h0, c0, w_hh, w_hr = ctx.saved_tensors
+        x, w_ih, a_all, c_all, tc_all, hr_all, out, h0, c0, w_hh, w_hr = ctx.saved_tensors
         plan = ctx.plan
         hidden = c0.shape[1]
         i, f, g, o = a_all.split(hidden, dim=1)
         # Per-step factors that depend on forward values only, for all steps at once:
         # dG = [dc*g*i(1-i), dc*c_prev*f(1-f), dc*i*(1-g^2), dh*tanh(c)*o(1-o)].
-        # In-place chains: every big temporary costs fresh pages on CPU.
-        dg = torch.mul(a_all, a_all).neg_().add_(a_all)  # s(1-s); g block replaced below
+        # One addcmul per factor where possible: these passes are memory-bound on big batches.
+        dg = torch.addcmul(a_all, a_all, a_all, value=-1)  # s(1-s); g block replaced below
         dg_i, dg_f, dg_g, dg_o = dg.split(hidden, dim=1)
         dg_i.mul_(g)
-        dg_f.mul_(plan.gather_prev(c_all, c0))
-        torch.mul(g, g, out=dg_g).neg_().add_(1).mul_(i)
+        plan.mul_prev_(dg_f, c_all, c0)
+        torch.addcmul(_one(g), g, g, value=-1, out=dg_g).mul_(i)
         dg_o.mul_(tc_all)
-        dc_from_h = torch.mul(tc_all, tc_all).neg_().add_(1).mul_(o)  # dc += dh*o*(1-tanh(c)^2)
+        dc_from_h = torch.addcmul(_one(o), tc_all, tc_all, value=-1).mul_(o)  # o(1-tanh(c)^2)
         dh_state, dc_state = _own(d_hn), _own(d_cn)
+        dh_rows, dc_rows = plan.prefixes(dh_state), plan.prefixes(dc_state)
         dh_all = torch.empty_like(out) if w_hr is not None else None  # for dW_hr
-        for off, bs in reversed(plan.steps):
-            rows = slice(off, off + bs)
+        dg3 = dg.view(-1, 4, hidden)
+        dgs, ifg, os_ = plan.split(dg), plan.split(dg3[:, :3]), plan.split(dg3[:, 3])
+        douts, dchs, fs = plan.split(d_out), plan.split(dc_from_h), plan.split(f)
+        dhs = plan.split(dh_all) if w_hr is not None else None
+        for k in range(len(dgs) - 1, -1, -1):
+            bs = plan.run_sizes[k]
+            dh_s = dh_rows[bs]
             if w_hr is None:
-                dh = dh_state[:bs].add_(d_out[rows])
+                dh = dh_s.add_(douts[k])
             else:
-                dh = torch.add(dh_state[:bs], d_out[rows], out=dh_all[rows]).mm(w_hr)
-            dc = dc_state[:bs].addcmul_(dh, dc_from_h[rows])
-            gates = dg[rows].view(bs, 4, hidden)
-            gates[:, :3].mul_(dc.unsqueeze(1))
-            gates[:, 3].mul_(dh)
-            dc.mul_(f[rows])
-            torch.mm(dg[rows], w_hh, out=dh_state[:bs])
+                dh = torch.add(dh_s, douts[k], out=dhs[k]).mm(w_hr)
+            dc = dc_rows[bs].addcmul_(dh, dchs[k])
+            ifg[k].mul_(dc.unsqueeze(1))
+            os_[k].mul_(dh)
+            dc.mul_(fs[k])
+            torch.mm(dgs[k], w_hh, out=dh_s)
         need = ctx.needs_input_grad
-        d_w = dg.t().mm(plan.gather_prev(out, h0)) if need[3] else None
-        d_b = dg.sum(0) if ctx.has_bias and need[4] else None
-        d_hr = dh_all.t().mm(hr_all) if w_hr is not None and need[5] else None
-        return dg, dh_state, dc_state, d_w, d_b, d_hr, None
+        d_x, d_wih, d_bih = _project_grads(dg, x, w_ih, need[:3])
+        d_w = plan.prev_t_mm(dg, out, h0) if need[5] else None
+        d_b = dg.sum(0) if need[6] else None  # b_hh enters exactly as b_ih does
+        d_hr = dh_all.t().mm(hr_all) if w_hr is not None and need[7] else None
+        return d_x, d_wih, d_bih, dh_state, dc_state, d_w, d_b, d_hr, None
 
 
 class GRUScan(Function):
     """GRU over a whole sequence (gates r, z, n; n = tanh(gi_n + r * (W_hn h + b_hn)))."""
 
     @staticmethod
-    def forward(ctx, gi, h0, w_hh, b_hh, plan: _Plan):
+    def forward(ctx, x, w_ih, b_ih, h0, w_hh, b_hh, plan: _Plan):
         hidden = h0.shape[1]
         rz_, n_ = slice(0, 2 * hidden), slice(2 * hidden, 3 * hidden)
-        a_all = gi.clone()  # r, z activated in place; n block becomes n
-        if b_hh is not None:
-            a_all[:, rz_] += b_hh[rz_]  # r and z see b_ih + b_hh; b_hn stays inside r * (...)
-        ghn_all = gi.new_empty(gi.shape[0], hidden)  # W_hn h + b_hn: backward needs it
-        out = gi.new_empty(gi.shape[0], hidden)
+        bias = None
+        if b_ih is not None:  # r and z see b_ih + b_hh; b_hn stays inside r * (...)
+            bias = torch.cat([b_ih[rz_] + b_hh[rz_], b_ih[n_]])
+        a_all = _project(x, w_ih, bias)  # r, z activated in place; n block becomes n
+        ghn_all = x.new_empty(x.shape[0], hidden)  # W_hn h + b_hn: backward needs it
+        out = x.new_empty(x.shape[0], hidden)
         w_rz, w_n = w_hh[rz_].t(), w_hh[n_].t()
-        for k, (off, bs) in enumerate(plan.steps):
-            rows = slice(off, off + bs)
-            h = plan.prev(k, out, h0)
-            a = a_all[rows]
-            rz = a[:, rz_].addmm_(h, w_rz).sigmoid_()
-            if b_hh is None:
-                ghn = torch.mm(h, w_n, out=ghn_all[rows])
-            else:
-                ghn = torch.addmm(b_hh[n_], h, w_n, out=ghn_all[rows])
-            n = a[:, n_].addcmul_(rz[:, :hidden], ghn).tanh_()
-            torch.addcmul(n, rz[:, hidden:], h - n, out=out[rows])  # (h - n) * z + n
+        b_n = b_hh[n_] if b_hh is not None else None
+        rzs, rs, zs = (plan.split(a_all[:, cols]) for cols in (rz_, slice(0, hidden),
+                                                                slice(hidden, 2 * hidden)))
+        ns, ghns, outs = plan.split(a_all[:, n_]), plan.split(ghn_all), plan.split(out)
+        for k, rz in enumerate(rzs):
+            h = plan.prev(k, outs, h0)
+            rz.addmm_(h, w_rz).sigmoid_()
+            ghn = torch.mm(h, w_n, out=ghns[k]) if b_n is None else torch.addmm(
+                b_n, h, w_n, out=ghns[k])
+            torch.lerp(ns[k].addcmul_(rs[k], ghn).tanh_(), h, zs[k], out=outs[k])  # n + z(h - n)
         h_n = plan.finals(out)
-        ctx.save_for_backward(a_all, ghn_all, out, h0, w_hh)
-        ctx.plan, ctx.has_bias = plan, b_hh is not None
+        ctx.save_for_backward(x, w_ih, a_all, ghn_all, out, h0, w_hh)
+        ctx.plan = plan
         return out, h_n
 
     @staticmethod
     @once_differentiable
     def backward(ctx, d_out, d_hn):
-        a_all, ghn, out, h0, w_hh = ctx.saved_tensors
+        x, w_ih, a_all, ghn, out, h0, w_hh = ctx.saved_tensors
         plan = ctx.plan
         hidden = h0.shape[1]
         r, z, n = a_all.split(hidden, dim=1)
@@ -225,40 +279,43 @@ class GRUScan(Function):
         # dGi = [dn_pre*ghn*r(1-r), dh*(h_prev-n)*z(1-z), dh*(1-z)*(1-n^2)], factors first.
         dgi = torch.empty_like(a_all)
         dr, dz, dn = dgi.split(hidden, dim=1)
-        torch.mul(r, r, out=dr).neg_().add_(r).mul_(ghn)
-        torch.mul(z, z, out=dz).neg_().add_(z).mul_(h_prev - n)
-        torch.mul(n, n, out=dn).neg_().add_(1).mul_(1 - z)
+        torch.addcmul(r, r, r, value=-1, out=dr).mul_(ghn)
+        torch.addcmul(z, z, z, value=-1, out=dz).mul_(h_prev - n)
+        torch.addcmul(_one(n), n, n, value=-1, out=dn).addcmul_(z, dn, value=-1)  # *(1-z)
         dghn = torch.empty_like(n)  # dL/d(W_hn h + b_hn) = dn_pre * r
         w_rz, w_n = w_hh[:2 * hidden], w_hh[2 * hidden:]
         dh_state = _own(d_hn)
-        for off, bs in reversed(plan.steps):
-            rows = slice(off, off + bs)
-            dh = dh_state[:bs].add_(d_out[rows])
-            gates = dgi[rows].view(bs, 3, hidden)
-            gates[:, 1:].mul_(dh.unsqueeze(1))
-            gates[:, 0].mul_(gates[:, 2])
-            torch.mul(gates[:, 2], r[rows], out=dghn[rows])
-            dh.mul_(z[rows])
-            dh.addmm_(dgi[rows, :2 * hidden], w_rz).addmm_(dghn[rows], w_n)
+        dh_rows = plan.prefixes(dh_state)
+        zn = plan.split(dgi.view(-1, 3, hidden)[:, 1:])
+        drs, dns, drzs = plan.split(dr), plan.split(dn), plan.split(dgi[:, :2 * hidden])
+        dghns, rs, zs, douts = plan.split(dghn), plan.split(r), plan.split(z), plan.split(d_out)
+        for k in range(len(zn) - 1, -1, -1):
+            dh = dh_rows[plan.run_sizes[k]].add_(douts[k])
+            zn[k].mul_(dh.unsqueeze(1))
+            drs[k].mul_(dns[k])
+            torch.mul(dns[k], rs[k], out=dghns[k])
+            dh.mul_(zs[k]).addmm_(drzs[k], w_rz).addmm_(dghns[k], w_n)
         need = ctx.needs_input_grad
+        d_x, d_wih, d_bih = _project_grads(dgi, x, w_ih, need[:3])
         d_w = d_b = None
-        if need[2]:
+        if need[4]:
             d_w = torch.cat([dgi[:, :2 * hidden].t().mm(h_prev), dghn.t().mm(h_prev)])
-        if ctx.has_bias and need[3]:
+        if need[5]:
             d_b = torch.cat([dgi[:, :2 * hidden].sum(0), dghn.sum(0)])
-        return dgi, dh_state, d_w, d_b, None
+        return d_x, d_wih, d_bih, dh_state, d_w, d_b, None
 
 
-def scan(mode: str, gi: Tensor, sizes: list[int], state: tuple[Tensor, ...], w_hh: Tensor,
-         b_hh: Tensor | None, w_hr: Tensor | None, reverse: bool
-         ) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """Same contract as ``layers._scan``, run by the fused Functions above."""
+def scan(mode: str, x: Tensor, w_ih: Tensor, b_ih: Tensor | None, sizes: list[int],
+         state: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor | None, w_hr: Tensor | None,
+         reverse: bool) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """One layer-direction over ``x`` (packed row layout, see ``layers._scan``): returns
+    the outputs in the same layout and each sequence's final state, in batch order."""
     plan = _Plan(sizes, reverse)
     if mode == "LSTM":
-        out, h_n, c_n = LSTMScan.apply(gi, state[0], state[1], w_hh, b_hh, w_hr, plan)
+        out, h_n, c_n = LSTMScan.apply(x, w_ih, b_ih, state[0], state[1], w_hh, b_hh, w_hr, plan)
         return out, (h_n, c_n)
     if mode == "GRU":
-        out, h_n = GRUScan.apply(gi, state[0], w_hh, b_hh, plan)
+        out, h_n = GRUScan.apply(x, w_ih, b_ih, state[0], w_hh, b_hh, plan)
     else:
-        out, h_n = RNNScan.apply(gi, state[0], w_hh, b_hh, mode == "RNN_RELU", plan)
+        out, h_n = RNNScan.apply(x, w_ih, b_ih, state[0], w_hh, b_hh, mode == "RNN_RELU", plan)
     return out, (h_n,)

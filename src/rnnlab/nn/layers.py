@@ -239,13 +239,13 @@ class RNNBase(nn.Module):
             outs = []
             for direction in range(directions):
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._layer_weights(layer, direction)
-                gi = F.linear(layer_input, w_ih, b_ih)  # all steps in one matmul
                 row = layer * directions + direction
                 state = tuple(s[row] for s in hx)
                 if self.fast:
-                    out, final = fused.scan(self.mode, gi, sizes, state, w_hh, b_hh, w_hr,
-                                            reverse=direction == 1)
+                    out, final = fused.scan(self.mode, layer_input, w_ih, b_ih, sizes, state,
+                                            w_hh, b_hh, w_hr, reverse=direction == 1)
                 else:
+                    gi = F.linear(layer_input, w_ih, b_ih)  # all steps in one matmul
                     out, final = _scan(self._step, gi, sizes, state, w_hh, b_hh, w_hr,
                                        reverse=direction == 1)
                 outs.append(out)

@@ -1,0 +1,35 @@
+"""The benchmark scripts run end to end (tiny sizes; no timing is asserted)."""
+
+import importlib.util
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rnn_speed_runs_every_impl_and_reports_memory(monkeypatch, capsys):
+    bench = _load("rnn_speed")
+    monkeypatch.setitem(bench.WORKLOADS, "tiny", (3, 2, 4, 5))
+    rows = bench.run(["tiny"], ["lstm", "gru", "rnn"], list(bench.IMPLS), 1, torch.device("cpu"),
+                     bench._clock("cpu", torch.device("cpu")), True, lambda r: None)
+    assert {(r["kind"], r["impl"]) for r in rows} == {
+        (k, i) for k in ("lstm", "gru", "rnn") for i in bench.IMPLS}
+    for r in rows:
+        assert r["train_ms"] > 0 and r["peak_mb"] > 0 and r["train_x"] > 0
+    text = bench.table(rows, rate=50.0)
+    assert text.count("\n") == len(rows) + 1 and "tiny (3, 2, 4, 5)" in text
+
+
+def test_d2l_baseline_shapes():
+    bench = _load("rnn_speed")
+    for kind in ("rnn", "lstm", "gru"):
+        out, h = bench.D2LStyle(kind, 4, 5)(torch.randn(3, 2, 4))
+        assert out.shape == (3, 2, 5) and h.shape == (2, 5)
