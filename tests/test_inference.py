@@ -106,7 +106,7 @@ def test_tensorboard_log_holds_scalars_and_hparams(tmp_path):
     tags = events.Tags()
     assert {"train/loss", "val/loss", "val/rmse@2", "run/lr"} <= set(tags["scalars"])
     assert [e.value for e in events.Scalars("val/loss")] == pytest.approx(
-        [row["val_loss"] for row in result.history])
+        list(result.history["val_loss"]))
     assert "figures/loss" in tags["images"]
     hparams = list((result.run_dir / "tensorboard").rglob("events.out.tfevents.*"))
     assert len(hparams) >= 2  # the scalars file and the hparams summary

@@ -79,7 +79,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypat
     monkeypatch.setattr(ForecastTask, "train_batches", original)
     resumed = experiment.resume(row["id"], runs_dir=tmp_path / "b", progress=False)
     assert resumed.summary["test"] == straight.summary["test"]
-    assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in straight.history]
+    assert list(resumed.history["train_loss"]) == list(straight.history["train_loss"])
     a = torch.load(straight.run_dir / "best.pt", weights_only=True)["model"]
     b = torch.load(resumed.run_dir / "best.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -116,7 +116,7 @@ def test_two_part_split_keeps_the_last_epoch(tmp_path):
     result = experiment.run(cfg, runs_dir=tmp_path, progress=False)
     assert result.summary["best_epoch"] == 3
     assert "no validation" in result.summary["selection"]
-    assert "test_loss" in result.history[0] and "val_loss" not in result.history[0]
+    assert "test_loss" in result.history.columns and "val_loss" not in result.history.columns
 
 
 @pytest.mark.parametrize("impl", ["torch", "teaching"])
@@ -140,5 +140,5 @@ def test_scratch_and_torch_train_identically(tmp_path):
         cfg = toy_config(epochs=1)
         cfg.model.impl = impl
         runs.append(experiment.run(cfg, runs_dir=tmp_path, progress=False))
-    assert runs[1].history[0]["train_loss"] == pytest.approx(runs[0].history[0]["train_loss"],
+    assert runs[1].history["train_loss"].iloc[0] == pytest.approx(runs[0].history["train_loss"].iloc[0],
                                                              rel=1e-4)

@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import yaml
 
@@ -42,16 +43,70 @@ DB_NAME = "rnnlab.db"
 
 @dataclass
 class RunResult:
-    """What a finished run returns: where it is and what it measured."""
+    """What a finished run returns: where it is, what it measured, and its model for reuse.
+
+    ``history`` is a DataFrame with one row per epoch (the run's metrics.csv).
+    """
 
     run_id: str
     run_dir: Path
     summary: dict
-    history: list[dict]
+    history: pd.DataFrame
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.history, pd.DataFrame):
+            self.history = pd.DataFrame(list(self.history))
+        self._loaded = None
 
     @property
     def metrics(self) -> dict:
+        """Test metrics of the selected epoch."""
         return self.summary.get("test", {})
+
+    @property
+    def baselines(self) -> dict:
+        return self.summary.get("baselines", {})
+
+    def plot_loss(self, ax=None):
+        """Training and validation loss per epoch, drawn into ``ax`` (a new figure if None)."""
+        return self.plot_metric("loss", ax)
+
+    def plot_metric(self, name: str, ax=None):
+        """``train_<name>`` / ``val_<name>`` / ``test_<name>`` per epoch, drawn into ``ax``."""
+        from .report.figures import draw_curves
+
+        if ax is None:
+            import matplotlib.pyplot as plt
+            _, ax = plt.subplots(figsize=(6, 3.5))
+        keys = [f"{split}_{name}" for split in ("train", "val", "test")]
+        if not any(k in self.history.columns for k in keys):
+            raise ConfigError(f"no {name!r} in this run's history; it has "
+                              f"{', '.join(map(str, self.history.columns))}")
+        draw_curves(ax, self.history.to_dict("records"), keys, ylabel=name, title=name)
+        return ax
+
+    def load(self, data_dir=None):
+        """The run's config, data pipeline and best model (see rnnlab.inference.load_run)."""
+        if self._loaded is None:
+            from .inference import load_run
+            self._loaded = load_run(str(self.run_dir), data_dir=data_dir)
+        return self._loaded
+
+    def predict(self, inputs, top: int = 3):
+        """classify: texts -> top (label, probability) pairs; forecast: a DataFrame of the
+        latest rows -> the next steps; language: prefixes -> continued text (greedy)."""
+        from . import inference
+
+        task = self.summary.get("task")
+        if task == "language":
+            from .tasks.language import generate, load_run as load_lm
+            model, vocab, _ = load_lm(self.run_dir)
+            prefixes = [inputs] if isinstance(inputs, str) else list(inputs)
+            return [generate(model, vocab, p, 100, 0.0, None) for p in prefixes]
+        if task == "classify":
+            texts = [inputs] if isinstance(inputs, str) else list(inputs)
+            return inference.classify_texts(self.load(), texts, top)
+        return inference.forecast_table(self.load(), inputs)
 
 
 def seed_everything(seed: int) -> None:
