@@ -259,6 +259,12 @@ def cmd_download(args) -> int:
     return 0
 
 
+def cmd_config_docs(args) -> int:
+    from .docs import main as docs_main
+
+    return docs_main(["-o", args.output] if args.output else [])
+
+
 def cmd_eval(args) -> int:
     from .inference import evaluate_run, metrics_agree
 
@@ -525,6 +531,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="+", help="dataset names (see `rnnlab datasets`)")
     common(p, runs=False)
     p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("config-docs", help="print the config reference (docs/config.md), "
+                                           "generated from the config classes")
+    p.add_argument("-o", "--output", help="write to this file instead of stdout")
+    p.set_defaults(func=cmd_config_docs)
     return parser
 
 

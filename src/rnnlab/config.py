@@ -87,8 +87,10 @@ class TrainConfig:
 class RunConfig:
     """A whole experiment: what to learn from which data with which model, and how."""
 
-    name: str
-    task: str
+    name: str = field(metadata={"help": "names the run and its folder (letters, digits, "
+                                         "'_', '-', '.')"})
+    task: str = field(metadata={"help": "forecast, classify or language: decides the keys of "
+                                         "data and model"})
     data: Any
     model: Any
     train: TrainConfig
