@@ -10,9 +10,12 @@ from __future__ import annotations
 import io
 import math
 
+import sys
+
 import matplotlib
 
-matplotlib.use("Agg")  # files only; never needs a display
+if "ipykernel" not in sys.modules:  # in Jupyter keep the inline backend: notebooks show plots
+    matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
