@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 from rnnlab.config import ModelConfig, RunConfig, TrainConfig, option
@@ -62,3 +63,39 @@ def test_generator_writes_a_file(tmp_path):
     out = tmp_path / "config.md"
     assert main(["-o", str(out)]) == 0
     assert out.read_text(encoding="utf-8") == config_markdown()
+
+
+def test_readme_links_the_config_reference():
+    assert "docs/config.md" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- README.md and README.zh-CN.md
+
+def _bash_blocks(path: Path) -> list[str]:
+    return re.findall(r"```bash\n(.*?)```", path.read_text(encoding="utf-8"), re.S)
+
+
+def _setup_commands(path: Path) -> list[str]:
+    """The two set-up commands: the code blocks that create the virtual environment."""
+    return [b.strip() for b in _bash_blocks(path) if b.startswith("python3 -m venv .venv")]
+
+
+def test_both_readmes_hold_the_same_two_setup_commands():
+    english = _setup_commands(ROOT / "README.md")
+    chinese = _setup_commands(ROOT / "README.zh-CN.md")
+    assert len(english) == 2, "README.md should have two set-up commands (main job, tests)"
+    assert chinese == english, ("README.zh-CN.md's set-up commands differ from README.md's; "
+                                "copy them verbatim")
+
+
+def test_the_readmes_link_each_other():
+    english = (ROOT / "README.md").read_text(encoding="utf-8")
+    chinese = (ROOT / "README.zh-CN.md").read_text(encoding="utf-8")
+    assert "README.zh-CN.md" in english.split("\n## ")[0]
+    assert "README.md" in chinese.split("\n## ")[0]
+
+
+def test_the_readme_lists_every_notebook():
+    english = (ROOT / "README.md").read_text(encoding="utf-8")
+    for path in sorted((ROOT / "examples").glob("*.ipynb")):
+        assert f"examples/{path.name}" in english, f"README.md does not list {path.name}"
