@@ -65,6 +65,12 @@ def test_generator_writes_a_file(tmp_path):
     assert out.read_text(encoding="utf-8") == config_markdown()
 
 
+def test_the_cli_prints_the_same_page(cli):
+    proc = cli("config-docs")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == config_markdown()
+
+
 def test_readme_links_the_config_reference():
     assert "docs/config.md" in (ROOT / "README.md").read_text(encoding="utf-8")
 
