@@ -41,7 +41,8 @@ def test_notebooks_are_stored_without_outputs(path):
     dirty = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
              and (cell.outputs or cell.execution_count is not None)]
     assert not dirty, (f"{path.name}: cells {dirty} hold outputs; clear them before committing "
-                       f"(jupyter nbconvert --clear-output --inplace {path.name})")
+                       f"(Jupyter: Edit > Clear Outputs of All Cells, or "
+                       f"jupyter nbconvert --clear-output --inplace {path.name})")
 
 
 @pytest.mark.notebook
