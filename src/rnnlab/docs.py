@@ -152,7 +152,7 @@ def config_markdown() -> str:
         task = get_task(name)
         extra = [f.name for f in dataclasses.fields(task.ModelConfig) if f.name not in shared_model]
         out += ["", f"## task: {name}", "", f"Keys of a config with `task: {name}`.", "",
-                f"### data", "", _doc(task.DataConfig), "",
+                "### data", "", _doc(task.DataConfig), "",
                 fields_table(task.DataConfig, "data."), "",
                 "### model", "", _doc(task.ModelConfig)
                 + (" Keys added to the shared model keys:" if extra
