@@ -252,3 +252,13 @@ def test_quick_run_beats_unigram_then_generates(cli, repo_root, real_data):
     assert seeded[0] == seeded[1]
     bad = cli("generate", run_dir, "--prefix", "Time!")
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "'T'" in bad.stderr
+
+
+def test_max_train_tokens_keeps_the_first_characters_vocabulary_and_held_out_text():
+    full, cut = LanguageTask(toy_config()), LanguageTask(toy_config(max_train_tokens=100))
+    assert len(cut.tokens["train"]) == 100
+    assert torch.equal(cut.tokens["train"], full.tokens["train"][:100])
+    assert torch.equal(cut.tokens["val"], full.tokens["val"])
+    assert cut.vocab.to_dict() == full.vocab.to_dict()
+    with pytest.raises(ConfigError, match="data.max_train_tokens"):
+        toy_config(max_train_tokens=0)

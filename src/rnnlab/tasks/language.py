@@ -68,6 +68,10 @@ class LanguageData:
     sample_length: int = option(100, "characters generated after each prefix for samples.txt",
                                 ge=1)
     prefixes: list[str] = option(PREFIXES, "prefixes whose continuations go into samples.txt")
+    max_train_tokens: int | None = option(
+        None, "train on only the first N characters of the training text (d2l's "
+        "load_data_time_machine keeps 10,000); the vocabulary and held-out text are unchanged",
+        ge=1)
 
 
 @dataclass
@@ -230,7 +234,8 @@ class LanguageTask(Task):
             raise DataError(f"{d.dataset}: {len(text)} characters after cleaning are too few "
                             f"to hold out data.val_fraction={d.val_fraction}")
         self.vocab = Vocab(text[:cut])
-        self.tokens = {"train": self.vocab.encode(text[:cut]),
+        train_text = text[:cut][:d.max_train_tokens]  # None keeps it all
+        self.tokens = {"train": self.vocab.encode(train_text),
                        "val": self.vocab.encode(text[cut:])}
         self.chars = len(text)
         self._state = None  # carried across sequential batches within an epoch
