@@ -56,7 +56,7 @@ def test_hourly_csv_with_a_gap_is_resampled_and_interpolated(tmp_path):
         forecast_task(data)
     task = forecast_task({**data, "resample": "hourly", "interpolate_limit": 2})
     series = task.series
-    assert len(series) == 120 and series.freq == "hourly"
+    assert len(series) == 120 and series.freq == "h"
     assert series.features == ["load", "temp"] and series.values.shape == (120, 1, 2)
     temp = series.values[:, 0, 1]
     np.testing.assert_allclose(temp, np.arange(120.0))  # gap and empty cell filled linearly

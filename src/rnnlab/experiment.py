@@ -243,7 +243,8 @@ def _train_and_report(task: Task, model, cfg: RunConfig, run_id: str, run_dir: P
         pictures = task.figures(model, run_dir, result.history)
         epochs = len(result.history)
         summary = {
-            "run_id": run_id, "name": cfg.name, "task": cfg.task, "dataset": config_mod.data_label(cfg.data),
+            "run_id": run_id, "name": cfg.name, "task": cfg.task,
+            "dataset": config_mod.data_label(cfg.data),
             "model": cfg.model.kind, "impl": cfg.model.impl, "hidden_size": cfg.model.hidden_size,
             "num_layers": cfg.model.num_layers, "bidirectional": cfg.model.bidirectional,
             "seed": cfg.seed, "parameters": count_parameters(model), "epochs": epochs,

@@ -93,7 +93,8 @@ def regularize_series(series: TimeSeries, freq: str | None, limit: int = 2) -> T
     frame = regularize(frame, freq, limit)
     shape = (len(frame),) + values.shape[1:]
     return replace(series, values=frame.to_numpy(np.float64).reshape(shape),
-                   index=pd.DatetimeIndex(frame.index), freq=freq or series.freq)
+                   index=pd.DatetimeIndex(frame.index),
+                   freq=pandas_freq(freq) if freq else series.freq)  # a pandas alias: 'h'
 
 
 def complete_windows(*arrays) -> np.ndarray:

@@ -73,12 +73,14 @@ class ClassifyData:
     target: Literal["label", "cat"] = option(
         "label", "reviews only: label (positive/negative) or cat (10 product categories)")
     split: list[float] = option(
-        [0.8, 0.1, 0.1], "train/val/test ratios: names stratified by class; checkins "
-        "chronological per user, before windowing (reviews use the report's i % 5 rule)")
+        [0.8, 0.1, 0.1], "train/val/test ratios: names and labelled_csv stratified by class "
+        "(seeded); checkins chronological per user, before windowing (reviews use the "
+        "report's i % 5 rule)")
     max_length: int = option(100, "longest sequence kept (reviews: words incl. <s> and </s>; "
-                             "names: letters; checkins: check-ins); longer ones are cut", ge=2)
-    limit: int | None = option(None, "use a random subset of this many rows (reviews, names) "
-                               "or users (checkins), e.g. for quick runs", ge=10)
+                             "names: letters; checkins: check-ins; labelled_csv: tokens); "
+                             "longer ones are cut", ge=2)
+    limit: int | None = option(None, "use a random subset of this many rows (reviews, names, "
+                               "labelled_csv) or users (checkins), e.g. for quick runs", ge=10)
     vector_size: int = option(100, "reviews: word2vec vector size", ge=1)
     w2v_window: int = option(5, "reviews: word2vec context window", ge=1)
     w2v_min_count: int = option(1, "reviews: word2vec minimum word count", ge=1)

@@ -375,6 +375,7 @@ class LanguageTask(Task):
                                 title="Perplexity (train, held-out)", log=True)]
         lines = [f"{prefix}\n  -> {text}\n" for prefix, text in self.samples(model).items()]
         path = run_dir / SAMPLES_FILE
-        path.write_text(f"# greedy continuations ({self.cfg.data.sample_length} {self.cfg.data.level}s), "
+        d = self.cfg.data
+        path.write_text(f"# greedy continuations ({d.sample_length} {d.level}s), "
                         f"weights of the best epoch\n" + "".join(lines))
         return paths + [path]

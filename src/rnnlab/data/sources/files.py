@@ -247,8 +247,8 @@ def regular_freq(index: pd.DatetimeIndex, key: str, resample: str) -> str | None
     if uneven.any() and not resample:
         k = int(np.flatnonzero(uneven.to_numpy())[0])
         raise ConfigError(
-            f"{key}: the time stamps are not evenly spaced (mostly {alias}, but {int(uneven.sum())} "
-            f"steps differ, e.g. {index[k]} -> {index[k + 1]}). Set data.resample: {alias} to put "
+            f"{key}: the time stamps are not evenly spaced (mostly {alias}, but "
+            f"{int(uneven.sum())} steps differ, e.g. {index[k]} -> {index[k + 1]}). Set data.resample: {alias} to put "
             f"them on a full {alias} grid (missing steps become gaps; short ones are interpolated, "
             f"see data.interpolate_limit)")
     return alias
@@ -341,7 +341,8 @@ def array_series(path: Path, key: str = "") -> TimeSeries:
     try:
         loaded = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as err:
-        raise DataError(f"data.path {path} is not a readable .npy/.npz array file ({err})") from None
+        raise DataError(f"data.path {path} is not a readable .npy/.npz array file "
+                        f"({err})") from None
     if isinstance(loaded, np.lib.npyio.NpzFile):
         with loaded:
             keys = list(loaded.files)
