@@ -162,6 +162,9 @@ def test_missing_file_names_every_place_tried(tmp_path, monkeypatch):
     assert "data.path" in text and "nowhere.csv" in text
     assert str(tmp_path / "cfgs" / "nowhere.csv") in text and "next to the config" in text
     assert "current folder" in text
+    gone = tmp_path / "gone.csv"  # absolute paths are checked when the file is read
+    with pytest.raises(DataError, match=r"data.path: file .*gone.csv does not exist"):
+        forecast_task({"path": str(gone)})
 
 
 def test_relative_path_next_to_the_config_then_cwd(tmp_path, monkeypatch):
@@ -391,6 +394,7 @@ def test_text_corpus_language_model(tmp_path, level):
         assert s["data"]["vocab_size"] == 14  # 13 words ('dog' and 'dog.' differ) + <unk>
     assert set(s["baselines"]) == {"unigram", "uniform"} and s["test"]["perplexity"] > 0
     assert len(s["samples"]) == 1  # not the time-machine prefixes: the held-out start
+    (tmp_path / "corpus.txt").unlink()  # generating needs the run folder, not the corpus
     [text] = result.predict("the lazy" if level == "word" else "the")
     assert text.startswith("the")
 

@@ -81,10 +81,8 @@ class LanguageData:
         "one_hot", "how a token enters the network: one-hot vector (d2l) or learned embedding")
     embed_dim: int = option(32, "embedding size (input: embedding)", ge=1)
     sample_length: int = option(100, "tokens (characters, or words with level: word) generated "
-                                "after each prefix for samples.txt",
-                                ge=1)
+                                "after each prefix for samples.txt", ge=1)
     prefixes: list[str] = option(PREFIXES, "prefixes whose continuations go into samples.txt")
-
 
     def check(self) -> None:
         from ..data.sources.files import settle_source

@@ -90,17 +90,21 @@ def settle_source(data, by_suffix: dict[str, tuple[str, ...]], default_dataset: 
 
 def resolve_path(path: str, base_dir: Path | None = None) -> Path:
     """The absolute path of data.path: as given when absolute, else next to the config file
-    (``base_dir``), then in the current folder. A missing file names every place tried."""
+    (``base_dir``), then in the current folder. A missing file names every place tried.
+
+    An absolute path is returned unchecked: a run folder's config.yaml holds one, and
+    reading that config (e.g. to generate text from vocab.json) must not need the data;
+    the readers check it when they open the file.
+    """
     p = Path(path).expanduser()
     tried: list[tuple[Path, str]] = []
     if p.is_absolute():
-        tried.append((p, "as given"))
-    else:
-        if base_dir is not None:
-            tried.append((Path(base_dir).resolve() / p, "next to the config file"))
-        cwd = Path.cwd() / p
-        if all(cwd.resolve() != t.resolve() for t, _ in tried):
-            tried.append((cwd, "in the current folder"))
+        return p
+    if base_dir is not None:
+        tried.append((Path(base_dir).resolve() / p, "next to the config file"))
+    cwd = Path.cwd() / p
+    if all(cwd.resolve() != t.resolve() for t, _ in tried):
+        tried.append((cwd, "in the current folder"))
     for candidate, _ in tried:
         if candidate.is_file():
             return candidate.resolve()
@@ -111,11 +115,22 @@ def resolve_path(path: str, base_dir: Path | None = None) -> Path:
     raise DataError(f"data.path: file {path!r} not found. Looked at: {looked}")
 
 
+def require_file(path: Path) -> Path:
+    """``path`` when it is a file, else a DataError naming it (and data.path)."""
+    path = Path(path)
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise DataError(f"data.path: file {path} {what} (a run folder's config.yaml "
+                        f"records the absolute path its data was read from; put the file "
+                        f"there)")
+    return path
+
+
 # ---------------------------------------------------------------- tables
 
 def read_table(path: str | Path) -> pd.DataFrame:
     """A CSV (``,``; ``.tsv`` tab; a ``;`` header is detected) or Parquet file as a frame."""
-    path = Path(path)
+    path = require_file(path)
     suffix = file_suffix(path)
     if suffix in PARQUET:
         try:
@@ -337,7 +352,7 @@ def array_series(path: Path, key: str = "") -> TimeSeries:
 
     Columns are named 0 .. N-1 (select them with data.nodes); features f0 .. f{F-1}.
     """
-    path = Path(path)
+    path = require_file(path)
     try:
         loaded = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as err:
@@ -383,7 +398,7 @@ def array_series(path: Path, key: str = "") -> TimeSeries:
 
 def read_text(path: Path, encoding: str = "utf-8") -> str:
     """The whole file as a string; an empty or undecodable file is a DataError."""
-    path = Path(path)
+    path = require_file(path)
     try:
         text = path.read_text(encoding=encoding)
     except UnicodeDecodeError as err:
