@@ -80,8 +80,7 @@ def test_tz_aware_timestamps(tmp_path):
     pd.DataFrame({"time": [s.isoformat() for s in t], "v": np.arange(48.0)}).to_csv(
         path, index=False)
     task = forecast_task({"path": str(path), "time_column": "time", "history": 3})
-    assert str(task.series.index.tz) in ("UTC+01:00", "UTC", "Europe/Warsaw") or \
-        task.series.index.tz is not None
+    assert task.series.index.tz is not None  # the stamps' own offset (+01:00) is kept
     assert task.series.index[0] == pd.Timestamp("2024-01-01 00:00", tz="Europe/Warsaw")
     # converted to another zone on request; naive stamps are read in the given zone
     task = forecast_task({"path": str(path), "time_column": "time", "history": 3,
@@ -95,6 +94,16 @@ def test_tz_aware_timestamps(tmp_path):
                           "timezone": "Europe/Warsaw"})
     assert task.series.index[0] == pd.Timestamp("2024-01-01 00:00", tz="Europe/Warsaw")
     assert "+01:00" in task.describe()["split_times"]["train"][0]
+    # across a daylight-saving change the offsets differ (+01:00, +02:00): read as UTC first
+    dst = pd.date_range("2024-03-30", periods=48, freq="h", tz="Europe/Warsaw")
+    pd.DataFrame({"time": [s.isoformat() for s in dst], "v": np.arange(48.0)}).to_csv(
+        tmp_path / "dst.csv", index=False)
+    task = forecast_task({"path": str(tmp_path / "dst.csv"), "time_column": "time",
+                          "history": 3})
+    assert str(task.series.index.tz) == "UTC" and task.series.freq == "h"
+    task = forecast_task({"path": str(tmp_path / "dst.csv"), "time_column": "time",
+                          "history": 3, "timezone": "Europe/Warsaw"})
+    assert task.series.index.equals(dst) and len(task.series) == 48
 
 
 def test_long_format_is_pivoted_to_one_node_per_id(tmp_path):
