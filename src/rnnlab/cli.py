@@ -248,6 +248,8 @@ def cmd_datasets(args) -> int:
                 where = f"{label}: {root}"
                 break
         print(f"{name:<22} {info.task:<9} {info.description}\n{'':<22} found in {where}")
+    print("\nYour own files: data.path with data.source csv | npz (forecast), labelled_csv "
+          "(classify), text (language); see configs/examples/my_csv.yaml")
     return 0
 
 
