@@ -123,14 +123,15 @@ def cmd_generate(args) -> int:
     import torch
 
     from .experiment import find_run_dir
-    from .tasks.language import generate, load_run
+    from .tasks.language import generate_text, load_run
 
     if args.length < 0:
         raise ConfigError(f"--length must be >= 0, got {args.length}")
     _, run_dir = find_run_dir(args.run, args.runs_dir)
-    model, vocab, _ = load_run(run_dir)
+    model, vocab, cfg = load_run(run_dir)
     generator = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
-    print(generate(model, vocab, args.prefix, args.length, args.temperature, generator))
+    print(generate_text(model, vocab, cfg, args.prefix, args.length, args.temperature,
+                        generator))
     return 0
 
 
@@ -247,6 +248,8 @@ def cmd_datasets(args) -> int:
                 where = f"{label}: {root}"
                 break
         print(f"{name:<22} {info.task:<9} {info.description}\n{'':<22} found in {where}")
+    print("\nYour own files: data.path with data.source csv | npz (forecast), labelled_csv "
+          "(classify), text (language); see configs/examples/my_csv.yaml")
     return 0
 
 
@@ -311,13 +314,14 @@ def cmd_predict(args) -> int:
     task = config_mod.read_yaml(run_dir / "config.yaml").get("task")
     inputs = list(args.inputs) + (_read_lines(args.file) if args.file else [])
     if task == "language":
-        from .tasks.language import generate, load_run as load_lm
+        from .tasks.language import generate_text, load_run as load_lm
 
         import torch
-        model, vocab, _ = load_lm(run_dir)
+        model, vocab, cfg = load_lm(run_dir)
         generator = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
         for prefix in inputs or ["time traveller"]:
-            print(generate(model, vocab, prefix, args.length, args.temperature, generator))
+            print(generate_text(model, vocab, cfg, prefix, args.length, args.temperature,
+                                generator))
         return 0
     if task == "forecast" and not args.at and len(inputs) != 1:
         raise ConfigError("give one CSV of the latest rows (one column per input, a first "

@@ -265,9 +265,39 @@ def task_sections(task: str) -> tuple[type, type]:
     return cls.DataConfig, cls.ModelConfig
 
 
+def _config_file(source: str) -> Path | None:
+    """The YAML file a config came from, when ``source`` names one."""
+    path = Path(source)
+    return path if path.suffix.lower() in (".yaml", ".yml") and path.is_file() else None
+
+
+def default_name(raw: dict, source: str) -> str:
+    """A run name for a config without one: the config file's stem, else data.path's, else
+    the task (characters a folder name cannot hold become '_')."""
+    data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+    file = _config_file(source)
+    stem = (file.stem if file else "") or (Path(str(data.get("path"))).stem
+                                          if data.get("path") else "") or str(raw.get("task"))
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).lstrip("._-")[:80]
+    return name or "run"
+
+
+def data_label(data: Any) -> str:
+    """What a run's data is called in summaries and listings: the registered dataset, or the
+    file name of data.path (``data`` is a data config object or its dict)."""
+    get = data.get if isinstance(data, dict) else (lambda k, d=None: getattr(data, k, d))
+    return get("dataset") or (Path(get("path")).name if get("path") else "")
+
+
 def from_dict(raw: dict, *, quick: bool = False, overrides: list[str] = (),
-              source: str = "config") -> RunConfig:
-    """A validated RunConfig from a mapping (``quick`` and ``overrides`` applied first)."""
+              source: str = "config", base_dir: str | Path | None = None) -> RunConfig:
+    """A validated RunConfig from a mapping (``quick`` and ``overrides`` applied first).
+
+    A relative ``data.path`` is looked up next to the config file (``base_dir``, by
+    default the folder of ``source`` when that is a YAML file), then in the current
+    folder, and stored absolute so that the run folder's config.yaml finds it again.
+    Without ``name`` the run is named after the config file (or data.path).
+    """
     from .tasks import TASKS
 
     raw = dict(raw)
@@ -279,12 +309,14 @@ def from_dict(raw: dict, *, quick: bool = False, overrides: list[str] = (),
             apply_override(raw, key, value, source=f"{source} quick")
     for text in overrides:
         apply_override(raw, *parse_override(text))
+    if raw.get("name") is None and isinstance(raw.get("task"), str):
+        raw["name"] = default_name(raw, source)
     top = {f.name for f in dataclasses.fields(RunConfig)}
     for key in raw:
         if key not in top:
             raise ConfigError(f"unknown key '{key}'.{_suggest(str(key), top)} "
                               f"Valid top-level keys: {', '.join(sorted(top))}")
-    for key in ("name", "task"):
+    for key in ("task", "name"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise ConfigError(f"{source}: '{key}' is required (text), e.g. "
                               f"{'name: my_run' if key == 'name' else 'task: forecast'}")
@@ -301,6 +333,12 @@ def from_dict(raw: dict, *, quick: bool = False, overrides: list[str] = (),
                             "train": raw.get("train")}, "config")
     cfg.data = build(data_cls, raw.get("data"), "data")
     cfg.model = build(model_cls, raw.get("model"), "model")
+    if getattr(cfg.data, "path", ""):
+        from .data.sources.files import resolve_path
+
+        if base_dir is None and _config_file(source):
+            base_dir = _config_file(source).parent
+        cfg.data.path = str(resolve_path(cfg.data.path, base_dir))
     return cfg
 
 

@@ -99,10 +99,10 @@ class RunResult:
 
         task = self.summary.get("task")
         if task == "language":
-            from .tasks.language import generate, load_run as load_lm
-            model, vocab, _ = load_lm(self.run_dir)
+            from .tasks.language import generate_text, load_run as load_lm
+            model, vocab, cfg = load_lm(self.run_dir)
             prefixes = [inputs] if isinstance(inputs, str) else list(inputs)
-            return [generate(model, vocab, p, 100, 0.0, None) for p in prefixes]
+            return [generate_text(model, vocab, cfg, p, 100, 0.0, None) for p in prefixes]
         if task == "classify":
             texts = [inputs] if isinstance(inputs, str) else list(inputs)
             return inference.classify_texts(self.load(), texts, top)
@@ -243,7 +243,8 @@ def _train_and_report(task: Task, model, cfg: RunConfig, run_id: str, run_dir: P
         pictures = task.figures(model, run_dir, result.history)
         epochs = len(result.history)
         summary = {
-            "run_id": run_id, "name": cfg.name, "task": cfg.task, "dataset": cfg.data.dataset,
+            "run_id": run_id, "name": cfg.name, "task": cfg.task,
+            "dataset": config_mod.data_label(cfg.data),
             "model": cfg.model.kind, "impl": cfg.model.impl, "hidden_size": cfg.model.hidden_size,
             "num_layers": cfg.model.num_layers, "bidirectional": cfg.model.bidirectional,
             "seed": cfg.seed, "parameters": count_parameters(model), "epochs": epochs,

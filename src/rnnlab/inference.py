@@ -195,7 +195,7 @@ def read_history_csv(path: str | Path) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise DataError(f"input file {path} is not a readable CSV ({err})") from None
     first = frame.columns[0] if len(frame.columns) else None
-    if first is not None and frame[first].dtype == object:
+    if first is not None and not pd.api.types.is_numeric_dtype(frame[first]):
         try:
             frame.index = pd.DatetimeIndex(pd.to_datetime(frame[first]))
             frame = frame.drop(columns=first)

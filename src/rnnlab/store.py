@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .config import data_label
 from .errors import RunNotFound
 
 SCHEMA = """
@@ -96,7 +97,7 @@ class Store:
             con.execute(
                 "INSERT INTO runs (id, name, task, dataset, kind, impl, seed, status, created,"
                 " run_dir, config, sweep) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
-                (run_id, cfg["name"], cfg["task"], cfg["data"].get("dataset"),
+                (run_id, cfg["name"], cfg["task"], data_label(cfg["data"]),
                  cfg["model"].get("kind"), cfg["model"].get("impl"), cfg["seed"], now(),
                  str(run_dir), json.dumps(cfg), sweep))
 

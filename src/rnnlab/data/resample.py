@@ -24,11 +24,21 @@ FREQS = {"hourly": "h", "1h": "h", "h": "h", "10min": "10min", "5min": "5min",
 
 
 def pandas_freq(freq: str) -> str:
-    """The pandas alias of a step name such as ``hourly``, ``10min`` or ``5min``."""
-    if freq not in FREQS:
+    """The pandas alias of a step name such as ``hourly``, ``10min`` or ``5min``.
+
+    Any fixed pandas step (``2h``, ``3min``, ``30s``) is accepted too, so a user's
+    own data can keep its step.
+    """
+    if freq in FREQS:
+        return FREQS[freq]
+    try:
+        offset = pd.tseries.frequencies.to_offset(freq)
+        pd.Timedelta(offset)  # a fixed length (months and years vary)
+    except (ValueError, TypeError):
         raise ConfigError(f"unknown resampling step {freq!r}; choose one of "
-                          f"{', '.join(FREQS)}")
-    return FREQS[freq]
+                          f"{', '.join(FREQS)}, or a fixed pandas step such as 2h, 30min, "
+                          f"30s") from None
+    return offset.freqstr
 
 
 def to_regular(frame: pd.DataFrame | pd.Series, freq: str) -> pd.DataFrame | pd.Series:
@@ -71,14 +81,20 @@ def regularize_series(series: TimeSeries, freq: str | None, limit: int = 2) -> T
     if not freq and (limit == 0 or not np.isnan(series.values).any()):
         return series
     if series.index is None:
-        raise ConfigError(f"{series.name} has no time stamps, so it cannot be resampled; "
-                          f"remove data.resample")
+        if freq:
+            raise ConfigError(f"{series.name} has no time stamps, so it cannot be resampled; "
+                              f"remove data.resample (or name the time column in "
+                              f"data.time_column)")
+        values = series.values  # no times: the row order is the time axis
+        frame = interpolate_gaps(pd.DataFrame(values.reshape(len(values), -1)), limit)
+        return replace(series, values=frame.to_numpy(np.float64).reshape(values.shape))
     values = series.values
     frame = pd.DataFrame(values.reshape(len(values), -1), index=series.index)
     frame = regularize(frame, freq, limit)
     shape = (len(frame),) + values.shape[1:]
     return replace(series, values=frame.to_numpy(np.float64).reshape(shape),
-                   index=pd.DatetimeIndex(frame.index), freq=freq or series.freq)
+                   index=pd.DatetimeIndex(frame.index),
+                   freq=pandas_freq(freq) if freq else series.freq)  # a pandas alias: 'h'
 
 
 def complete_windows(*arrays) -> np.ndarray:

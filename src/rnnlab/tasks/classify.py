@@ -36,7 +36,7 @@ from sklearn.model_selection import train_test_split
 from torch import Tensor, nn
 
 from .. import nn as rnn
-from ..config import ModelConfig, option
+from ..config import ModelConfig, _suggest, data_label, option
 from ..data.padding import Ragged, bucket_batches, map_packed, masked_max, masked_mean, pack, unpack
 from ..data.sources import loader
 from ..data.windows import split_points, time_span_windows
@@ -46,24 +46,41 @@ from . import Task
 
 SPLITS = ("train", "val", "test")
 HOURS = 24
+REGISTERED = ("names", "reviews", "checkins")
+ONEHOT_LIMIT = 3000  # one-hot inputs wider than this: ask for an embedding instead
 
 
 @dataclass
 class ClassifyData:
     """The ``data:`` section of a classification config."""
 
-    dataset: Literal["names", "reviews", "checkins"] = option(
+    dataset: str = option(
         "names", "names (surnames -> language), reviews (Chinese reviews -> sentiment or "
-        "category), checkins (FourSquare -> next venue category)")
+        "category), checkins (FourSquare -> next venue category); with data.path (your own "
+        "file) leave it out")
+    source: Literal["auto", "registry", "labelled_csv"] = option(
+        "auto", "registry = data.dataset; labelled_csv = a CSV or Parquet table at data.path "
+        "with a text and a label column; auto = registry without data.path, else labelled_csv")
+    path: str = option("", "labelled_csv: your table; a relative path is looked up next to "
+                       "the config file first, then in the current folder")
+    text_column: str = option("text", "labelled_csv: column holding the texts")
+    label_column: str = option("label", "labelled_csv: column holding the labels (any "
+                               "values; at least two classes)")
+    language: Literal["char", "en", "zh"] = option(
+        "char", "labelled_csv tokens: char = characters; en = lower-cased words and "
+        "punctuation; zh = jieba words (model.embedding: word2vec trains vectors on them, "
+        "as for reviews)")
     target: Literal["label", "cat"] = option(
         "label", "reviews only: label (positive/negative) or cat (10 product categories)")
     split: list[float] = option(
-        [0.8, 0.1, 0.1], "train/val/test ratios: names stratified by class; checkins "
-        "chronological per user, before windowing (reviews use the report's i % 5 rule)")
+        [0.8, 0.1, 0.1], "train/val/test ratios: names and labelled_csv stratified by class "
+        "(seeded); checkins chronological per user, before windowing (reviews use the "
+        "report's i % 5 rule)")
     max_length: int = option(100, "longest sequence kept (reviews: words incl. <s> and </s>; "
-                             "names: letters; checkins: check-ins); longer ones are cut", ge=2)
-    limit: int | None = option(None, "use a random subset of this many rows (reviews, names) "
-                               "or users (checkins), e.g. for quick runs", ge=10)
+                             "names: letters; checkins: check-ins; labelled_csv: tokens); "
+                             "longer ones are cut", ge=2)
+    limit: int | None = option(None, "use a random subset of this many rows (reviews, names, "
+                               "labelled_csv) or users (checkins), e.g. for quick runs", ge=10)
     vector_size: int = option(100, "reviews: word2vec vector size", ge=1)
     w2v_window: int = option(5, "reviews: word2vec context window", ge=1)
     w2v_min_count: int = option(1, "reviews: word2vec minimum word count", ge=1)
@@ -80,6 +97,15 @@ class ClassifyData:
         "none", "cross-entropy class weights: balanced = n / (classes * count) on train")
 
     def check(self) -> None:
+        from ..data.sources.files import PARQUET, TABLES, settle_source
+
+        if self.dataset not in ("", *REGISTERED):
+            raise ConfigError(f"data.dataset: {self.dataset!r} is not a valid choice."
+                              f"{_suggest(self.dataset, REGISTERED)} Valid: "
+                              f"{', '.join(REGISTERED)} (or your own file as data.path)")
+        settle_source(self, {"labelled_csv": TABLES + PARQUET}, "names",
+                      {k: ("labelled_csv",) for k in ("text_column", "label_column",
+                                                      "language")})
         if len(self.split) != 3:
             raise ConfigError(f"data.split needs 3 ratios (train/val/test), got {self.split}")
         split_points(100, self.split)
@@ -245,13 +271,16 @@ class ClassifyTask(Task):
         self.pretrained: Tensor | None = None
         self.hours = False
         self.display_classes: list[str] | None = None
-        if m.embedding == "word2vec" and d.dataset != "reviews":
-            raise ConfigError("model.embedding 'word2vec' is for dataset 'reviews'; use "
-                              "onehot or learned")
+        own = d.source == "labelled_csv"
+        if m.embedding == "word2vec" and d.dataset != "reviews" and not (
+                own and d.language in ("en", "zh")):
+            raise ConfigError("model.embedding 'word2vec' is for dataset 'reviews' or your own "
+                              "labelled_csv with data.language en or zh; use onehot or learned")
         if d.target != "label" and d.dataset != "reviews":
             raise ConfigError("data.target applies to dataset 'reviews' only; remove it")
         prepare = {"names": self._prepare_names, "reviews": self._prepare_reviews,
-                   "checkins": self._prepare_checkins}[d.dataset]
+                   "checkins": self._prepare_checkins,
+                   "": self._prepare_labelled}[d.dataset]
         self.parts: dict[str, Part] = prepare()
         for name, part in self.parts.items():
             if len(part.labels) == 0:
@@ -290,16 +319,13 @@ class ClassifyTask(Task):
         parts = stratified_split(labels, self.cfg.data.split, self.cfg.seed)
         return {k: self._part(seqs, labels, idx) for k, idx in parts.items()}
 
-    def _prepare_reviews(self) -> dict[str, Part]:
+    def _word2vec_sequences(self, tokens: list[list[str]], which: np.ndarray
+                            ) -> tuple[Ragged, np.ndarray]:
+        """Token lists -> id sequences framed by <s> </s>, over word2vec vectors trained on the
+        training rows (sets vocab and pretrained); also the flat ids, for OOV rates."""
         from ..data import wordvec
-        from ..data.sources.reviews import CATEGORY_ENGLISH
 
         d = self.cfg.data
-        frame = loader("reviews")(self.data_dir, self.download)
-        keep = self._rng_subset(len(frame))
-        frame = frame.iloc[keep]
-        which = review_split(keep + 1)  # the report numbers rows from 1
-        tokens = wordvec.segment(frame["review"].tolist())
         train_sentences = wordvec.with_bounds([t for t, w in zip(tokens, which) if w == "train"])
         vectors = wordvec.train_word2vec(
             train_sentences, vector_size=d.vector_size, window=d.w2v_window,
@@ -315,6 +341,56 @@ class ClassifyTask(Task):
         flat = np.fromiter((lookup.get(w, 1) for s in seqs for w in s), dtype=np.int64)
         ragged = Ragged.from_lengths(torch.from_numpy(flat[:, None]),
                                      torch.tensor([len(s) for s in seqs]))
+        return ragged, flat
+
+    def _prepare_labelled(self) -> dict[str, Part]:
+        """The user's labelled table: tokens by data.language, a seeded stratified split."""
+        from collections import Counter
+
+        from ..data.sources.files import labelled_texts, tokenize
+
+        d, m = self.cfg.data, self.cfg.model
+        texts, labels, self.classes, self.dropped_rows = labelled_texts(
+            Path(d.path), d.text_column, d.label_column)
+        keep = self._rng_subset(len(texts))
+        texts, labels = [texts[i] for i in keep], labels[keep]
+        parts = stratified_split(labels, d.split, self.cfg.seed)
+        which = np.full(len(labels), "train", dtype=object)
+        for name, idx in parts.items():
+            which[idx] = name
+        tokens = tokenize(texts, d.language)
+        if m.embedding == "word2vec":
+            seqs, flat = self._word2vec_sequences(tokens, which)
+        else:
+            tokens = [t[:d.max_length] or ["<unk>"] for t in tokens]
+            counts = Counter(w for t, w in zip(tokens, which) if w == "train" for w in t)
+            self.vocab = ["<pad>", "<unk>", *sorted(counts, key=lambda w: (-counts[w], w))]
+            if m.embedding == "onehot" and len(self.vocab) > ONEHOT_LIMIT:
+                raise ConfigError(
+                    f"model.embedding 'onehot' would make every input {len(self.vocab):,} wide "
+                    f"(distinct {d.language} tokens of the training texts); set "
+                    f"model.embedding: learned" + (" (or word2vec)" if d.language != "char"
+                                                   else ""))
+            lookup = {w: i for i, w in enumerate(self.vocab)}
+            flat = np.fromiter((lookup.get(w, 1) for t in tokens for w in t), dtype=np.int64)
+            seqs = Ragged.from_lengths(torch.from_numpy(flat[:, None]),
+                                       torch.tensor([len(t) for t in tokens]))
+        rows = np.repeat(which, seqs.lengths.numpy())
+        self.oov_rate = {k: float(np.mean(flat[rows == k] == 1)) for k in SPLITS}
+        return {k: self._part(seqs, labels, idx) for k, idx in parts.items()}
+
+    def _prepare_reviews(self) -> dict[str, Part]:
+        from ..data import wordvec
+        from ..data.sources.reviews import CATEGORY_ENGLISH
+
+        d = self.cfg.data
+        frame = loader("reviews")(self.data_dir, self.download)
+        keep = self._rng_subset(len(frame))
+        frame = frame.iloc[keep]
+        which = review_split(keep + 1)  # the report numbers rows from 1
+        tokens = wordvec.segment(frame["review"].tolist())
+        ragged, flat = self._word2vec_sequences(tokens, which)
+        seqs = ragged.lengths.tolist()
         if d.target == "label":
             self.classes = ["negative", "positive"]
             labels = frame["label"].to_numpy(dtype=np.int64)
@@ -323,8 +399,8 @@ class ClassifyTask(Task):
             labels = frame["cat"].map({c: i for i, c in enumerate(self.classes)}).to_numpy(
                 dtype=np.int64)
             self.display_classes = [CATEGORY_ENGLISH.get(c, c) for c in self.classes]
-        self.oov_rate = {k: float(np.mean(flat[np.repeat(which, [len(s) for s in seqs])
-                                               == k] == 1)) for k in SPLITS}
+        self.oov_rate = {k: float(np.mean(flat[np.repeat(which, seqs) == k] == 1))
+                         for k in SPLITS}
         return {k: self._part(ragged, labels, np.flatnonzero(which == k)) for k in SPLITS}
 
     def _prepare_checkins(self) -> dict[str, Part]:
@@ -376,7 +452,7 @@ class ClassifyTask(Task):
 
     def describe(self):
         d = self.cfg.data
-        out = {"dataset": d.dataset, "classes": len(self.classes), "vocab": len(self.vocab),
+        out = {"dataset": data_label(d), "classes": len(self.classes), "vocab": len(self.vocab),
                "sequences": {k: len(p.labels) for k, p in self.parts.items()},
                "mean_length": {k: round(float(p.seqs.lengths.float().mean()), 2)
                                for k, p in self.parts.items()},
@@ -384,6 +460,9 @@ class ClassifyTask(Task):
         if d.dataset == "reviews":
             out["target"] = d.target
             out["oov_rate"] = self.oov_rate
+        if d.source == "labelled_csv":
+            out.update(source=d.source, language=d.language, class_names=self.classes,
+                       dropped_rows=self.dropped_rows, oov_rate=self.oov_rate)
         if d.dataset == "checkins":
             out.update(city=d.city, checkins=self.checkin_rows, span_hours=d.span_hours,
                        step_hours=d.step_hours)
@@ -392,7 +471,7 @@ class ClassifyTask(Task):
     def save_artifacts(self, run_dir: Path) -> None:
         """labels.json: class names and the vocabulary (alphabet / words / categories)."""
         d = self.cfg.data
-        info = {"dataset": d.dataset, "target": d.target, "classes": self.classes,
+        info = {"dataset": data_label(d), "target": d.target, "classes": self.classes,
                 "vocab": self.vocab, "max_length": d.max_length,
                 "input": ("token id" + (" + hour of day" if self.hours else ""))}
         tmp = Path(run_dir) / ".labels.json.tmp"
@@ -522,7 +601,8 @@ class ClassifyTask(Task):
         """New names or reviews as token-id sequences, the way the training data was encoded."""
         d = self.cfg.data
         if d.dataset == "checkins":
-            raise ConfigError("predicting from text works for names and reviews; check-in "
+            raise ConfigError("predicting from text works for names, reviews and your own "
+                              "labelled_csv; check-in "
                               "windows come from the dataset (use `rnnlab eval`)")
         if not texts or any(not t.strip() for t in texts):
             raise ConfigError("give at least one non-empty text to classify")
@@ -537,12 +617,20 @@ class ClassifyTask(Task):
                     raise ConfigError(f"{text!r} has no letters of the names alphabet "
                                       "(a-z, A-Z, space and .,;')")
                 seqs.append([lookup[c] for c in folded])
+        elif d.dataset == "" and self.pretrained is None:  # own table, own vocabulary
+            from ..data.sources.files import tokenize
+
+            seqs = [[lookup.get(w, 1) for w in (t[:d.max_length] or ["<unk>"])]
+                    for t in tokenize([t.strip() for t in texts], d.language)]
         else:
             from ..data import wordvec
+            from ..data.sources.files import tokenize
 
             cut = d.max_length - 2
+            tokens = (wordvec.segment(texts, cache=False) if d.dataset == "reviews"
+                      or d.language == "zh" else tokenize(texts, d.language))
             seqs = [[lookup.get(w, 1) for w in (wordvec.BOS, *t[:cut], wordvec.EOS)]
-                    for t in wordvec.segment(texts, cache=False)]
+                    for t in tokens]
         flat = torch.tensor([i for s in seqs for i in s], dtype=torch.int64)[:, None]
         return Ragged.from_lengths(flat, torch.tensor([len(s) for s in seqs]))
 

@@ -21,7 +21,7 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error
 from torch import Tensor, nn
 
 from .. import nn as rnn
-from ..config import ModelConfig, option
+from ..config import ModelConfig, data_label, option
 from ..data import make_scaler, split_points, windows
 from ..data.features import TIME_FEATURES, assemble, select_features, select_nodes
 from ..data.resample import complete_windows, pandas_freq, regularize_series
@@ -38,7 +38,30 @@ SPLITS = ("train", "val", "test")
 class ForecastData:
     """The ``data:`` section of a forecasting config."""
 
-    dataset: str = option("los_loop", "registered dataset (see `rnnlab datasets`)")
+    dataset: str = option("los_loop", "registered dataset (see `rnnlab datasets`); "
+                          "with data.path (your own file) leave it out")
+    source: Literal["auto", "registry", "csv", "npz"] = option(
+        "auto", "where the series comes from: registry = data.dataset; csv = a CSV or Parquet "
+        "table at data.path; npz = an .npz/.npy array at data.path, shaped (time, columns) or "
+        "(time, nodes, features); auto = registry without data.path, else by its extension")
+    path: str = option("", "your own data file (csv/npz sources); a relative path is looked up "
+                       "next to the config file first, then in the current folder")
+    time_column: str = option("", "csv: column of time stamps (parsed; ISO text such as "
+                              "'2024-01-31 13:00' or see data.time_format); empty = the row "
+                              "order is the time axis")
+    time_format: str = option("", "csv: strptime format of data.time_column, e.g. "
+                              "'%d/%m/%Y %H:%M'; empty = inferred")
+    timezone: str = option("", "csv: time zone, e.g. Europe/Warsaw: naive stamps are read in "
+                           "it, stamps with an offset converted to it; empty = as written")
+    columns: list[str] = option([], "csv: value columns to read (wide table: the variables; "
+                                "long table: the value column(s) of each id); empty = every "
+                                "numeric column except the time and id columns. Inputs and "
+                                "targets are chosen among them with data.features / "
+                                "data.targets")
+    id_column: str = option("", "csv: long format (id, time, value rows): the column naming "
+                            "the series; each id becomes a node (select with data.nodes)")
+    key: str = option("", "npz: name of the array inside the .npz file (needed when it holds "
+                      "several)")
     history: int = option(12, "input steps per window", ge=1)
     horizon: int = option(1, "future steps predicted per window", ge=1)
     stride: int = option(1, "steps between the starts of consecutive windows", ge=1)
@@ -70,6 +93,14 @@ class ForecastData:
         "slides do (batch_metrics.csv/.png); 0 = off", ge=0)
 
     def check(self) -> None:
+        from ..data.sources.files import ARRAYS, PARQUET, TABLES, settle_source
+
+        settle_source(self, {"csv": TABLES + PARQUET, "npz": ARRAYS}, "los_loop",
+                      {"time_column": ("csv",), "time_format": ("csv",), "timezone": ("csv",),
+                       "columns": ("csv",), "id_column": ("csv",), "key": ("npz",)})
+        if (self.time_format or self.timezone) and not self.time_column:
+            raise ConfigError("data.time_format and data.timezone describe data.time_column; "
+                              "name the time column too")
         if any(not isinstance(n, (str, int)) or isinstance(n, bool) for n in self.nodes):
             raise ConfigError(f"data.nodes: expected names or numbers, got {self.nodes}")
         self.nodes = [str(n) for n in self.nodes]  # YAML reads sensor ids such as 171 as ints
@@ -174,6 +205,19 @@ class ForecastNet(nn.Module):
         return out
 
 
+def load_series(d: ForecastData, data_dir=None, download: bool = False) -> TimeSeries:
+    """The long series a forecasting config names: a registered dataset or the user's file."""
+    from ..data.sources import files
+
+    if d.source == "csv":
+        return files.table_series(Path(d.path), time_column=d.time_column, columns=d.columns,
+                                  id_column=d.id_column, timezone=d.timezone,
+                                  time_format=d.time_format, resample=d.resample)
+    if d.source == "npz":
+        return files.array_series(Path(d.path), d.key)
+    return loader(d.dataset)(data_dir, download)
+
+
 class ForecastTask(Task):
     name = "forecast"
     DataConfig = ForecastData
@@ -182,7 +226,7 @@ class ForecastTask(Task):
     def __init__(self, cfg, data_dir=None, download=False, device="cpu"):
         super().__init__(cfg, data_dir, download, device)
         d = cfg.data
-        series = select_nodes(loader(d.dataset)(data_dir, download), d.nodes)
+        series = select_nodes(load_series(d, data_dir, download), d.nodes)
         series, in_names, out_names = select_features(series, d.features, d.targets)
         # regular steps and short gaps filled before anything is split or scaled
         self.series = regularize_series(series, d.resample, d.interpolate_limit)
@@ -263,7 +307,8 @@ class ForecastTask(Task):
 
     def describe(self):
         d = self.cfg.data
-        return {"dataset": d.dataset, "unit": self.unit, "steps": len(self.series),
+        return {"dataset": data_label(d), "source": d.source, "unit": self.unit,
+                "steps": len(self.series),
                 "columns": self.n_features, "nodes": self.n_nodes, "freq": self.series.freq,
                 "inputs": self.input_names or None, "targets": self.target_names or None,
                 "windows": {k: len(v["x"]) for k, v in self.windows.items()},
@@ -465,8 +510,11 @@ class ForecastTask(Task):
             raise ConfigError(f"{self.series.name} has no time stamps; give the latest rows "
                               "as a CSV instead of --at")
         try:
-            pos = index.get_loc(pd.Timestamp(when))
-        except (KeyError, ValueError):
+            stamp = pd.Timestamp(when)
+            if index.tz is not None and stamp.tz is None:  # read in the series' time zone
+                stamp = stamp.tz_localize(index.tz)
+            pos = index.get_loc(stamp)
+        except (KeyError, ValueError, TypeError):
             raise ConfigError(f"--at {when!r} is not a time stamp of {self.series.name} "
                               f"({index[0]} .. {index[-1]}, every {self.series.freq})") from None
         start = pos - self.cfg.data.history + 1

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .. import nn as rnn
-from ..config import ModelConfig, RunConfig, option
+from ..config import ModelConfig, RunConfig, data_label, option
 from ..data.sources import loader
 from ..data.text import (Vocab, preprocess, random_batches, sequential_batches, streams)
 from ..errors import ConfigError, DataError, RunNotFound
@@ -51,10 +51,25 @@ SAMPLES_FILE = "samples.txt"
 class LanguageData:
     """The ``data:`` section of a language-modelling config (batch size is train.batch_size)."""
 
-    dataset: str = option("timemachine", "registered text dataset (see `rnnlab datasets`)")
+    dataset: str = option("timemachine", "registered text dataset (see `rnnlab datasets`); "
+                          "with data.path (your own file) leave it out")
+    source: Literal["auto", "registry", "text"] = option(
+        "auto", "registry = data.dataset; text = a plain-text file at data.path; auto = "
+        "registry without data.path, else text")
+    path: str = option("", "text: your corpus; a relative path is looked up next to the "
+                       "config file first, then in the current folder")
+    encoding: str = option("utf-8", "text: the file's encoding (utf-8, latin-1, gbk, ...)")
+    level: Literal["char", "word"] = option(
+        "char", "tokens: characters, or words (the cleaned text split at white space)")
+    clean: Literal["letters", "lower", "none"] = option(
+        "letters", "letters: d2l's cleaning (lower-case, every run of non-letters -> one "
+        "space; English only); lower: lower-case, nothing removed; none: the text as it is. "
+        "For text in other scripts use lower or none")
+    min_freq: int = option(1, "tokens seen fewer times in the training text become <unk> "
+                           "(useful with level: word)", ge=1)
     line_breaks: Literal["drop", "space"] = option(
-        "drop", "drop: lines are cleaned and joined with nothing between them (d2l exactly); "
-        "space: a line break separates words like a space")
+        "drop", "clean: letters only. drop: lines are cleaned and joined with nothing between "
+        "them (d2l exactly); space: a line break separates words like a space")
     sampler: Literal["sequential", "random"] = option(
         "sequential", "sequential: batch rows continue one another and the hidden state is "
         "carried across batches (truncated BPTT; d2l's default); random: shuffled chunks, "
@@ -65,13 +80,31 @@ class LanguageData:
     input: Literal["one_hot", "embedding"] = option(
         "one_hot", "how a token enters the network: one-hot vector (d2l) or learned embedding")
     embed_dim: int = option(32, "embedding size (input: embedding)", ge=1)
-    sample_length: int = option(100, "characters generated after each prefix for samples.txt",
-                                ge=1)
+    sample_length: int = option(100, "tokens (characters, or words with level: word) generated "
+                                "after each prefix for samples.txt", ge=1)
     prefixes: list[str] = option(PREFIXES, "prefixes whose continuations go into samples.txt")
     max_train_tokens: int | None = option(
-        None, "train on only the first N characters of the training text (d2l's "
+        None, "train on only the first N tokens of the training text (d2l's "
         "load_data_time_machine keeps 10,000); the vocabulary and held-out text are unchanged",
         ge=1)
+
+    def check(self) -> None:
+        from ..data.sources.files import settle_source
+
+        settle_source(self, {"text": (".txt", ".text", ".md", "")}, "timemachine",
+                      {"encoding": ("text",)})
+
+
+def clean_text(raw: str, clean: str, line_breaks: str = "drop") -> str:
+    """The text as data.clean says: d2l's letters-only cleaning, lower-case, or untouched."""
+    if clean == "letters":
+        return preprocess(raw, line_breaks)
+    return raw.lower() if clean == "lower" else raw
+
+
+def to_tokens(text: str, level: str) -> list[str]:
+    """Characters, or the words between white space."""
+    return text.split() if level == "word" else list(text)
 
 
 @dataclass
@@ -191,6 +224,14 @@ def generate(model: LanguageNet, vocab: Vocab, prefix: str, length: int,
     return sep.join([*prefix, *vocab.decode(out)])
 
 
+def generate_text(model: LanguageNet, vocab: Vocab, cfg: RunConfig, prefix: str, length: int,
+                  temperature: float = 0.0, generator: torch.Generator | None = None) -> str:
+    """:func:`generate` from a prefix written as text: split into words for a word-level run."""
+    word = getattr(cfg.data, "level", "char") == "word"
+    return generate(model, vocab, to_tokens(prefix, "word") if word else prefix, length,
+                    temperature, generator, sep=" " if word else "")
+
+
 def load_run(run_dir: Path, checkpoint: str = "best.pt") -> tuple[LanguageNet, Vocab, RunConfig]:
     """The trained network, vocabulary and config of a language-model run folder."""
     import yaml
@@ -224,19 +265,28 @@ class LanguageTask(Task):
     def __init__(self, cfg, data_dir=None, download=False, device="cpu"):
         super().__init__(cfg, data_dir, download, device)
         d = cfg.data
-        raw = loader(d.dataset)(data_dir, download)
+        if d.source == "text":
+            from ..data.sources.files import read_text
+
+            raw = read_text(Path(d.path), d.encoding)
+        else:
+            raw = loader(d.dataset)(data_dir, download)
         if not isinstance(raw, str):
             raise ConfigError(f"dataset {d.dataset!r} is not a text; the language task needs "
                               f"one, e.g. data.dataset=timemachine")
-        text = preprocess(raw, d.line_breaks)
-        cut = int(round(len(text) * (1 - d.val_fraction)))
-        if cut < 2 or len(text) - cut < 2:
-            raise DataError(f"{d.dataset}: {len(text)} characters after cleaning are too few "
-                            f"to hold out data.val_fraction={d.val_fraction}")
-        self.vocab = Vocab(text[:cut])
-        train_text = text[:cut][:d.max_train_tokens]  # None keeps it all
-        self.tokens = {"train": self.vocab.encode(train_text),
-                       "val": self.vocab.encode(text[cut:])}
+        text = clean_text(raw, d.clean, d.line_breaks)
+        tokens = to_tokens(text, d.level)
+        cut = int(round(len(tokens) * (1 - d.val_fraction)))
+        if cut < 2 or len(tokens) - cut < 2:
+            hint = (" (data.clean: letters keeps only the letters a-z; try lower or none)"
+                    if d.clean == "letters" else "")
+            raise DataError(f"{data_label(d)}: {len(tokens)} {d.level}s after cleaning are too "
+                            f"few to hold out data.val_fraction={d.val_fraction}{hint}")
+        self.vocab = Vocab(tokens[:cut], min_freq=d.min_freq)
+        train = tokens[:cut][:d.max_train_tokens]  # None keeps it all
+        self.tokens = {"train": self.vocab.encode(train),
+                       "val": self.vocab.encode(tokens[cut:])}
+        self.held_out_start = tokens[cut:cut + (3 if d.level == "word" else 12)]
         self.chars = len(text)
         self._state = None  # carried across sequential batches within an epoch
         self._samples: dict[str, str] | None = None
@@ -244,7 +294,8 @@ class LanguageTask(Task):
 
     def describe(self):
         d = self.cfg.data
-        return {"dataset": d.dataset, "characters": self.chars, "vocab_size": len(self.vocab),
+        return {"dataset": data_label(d), "level": d.level, "characters": self.chars,
+                "vocab_size": len(self.vocab),
                 "tokens": {"train": len(self.tokens["train"]),
                            "held_out": len(self.tokens["val"])},
                 "held_out": f"last {d.val_fraction:g} of the text; selects the best epoch and "
@@ -304,9 +355,16 @@ class LanguageTask(Task):
         """Greedy continuations of the configured prefixes (those the vocabulary can read)."""
         if self._samples is None:
             d = self.cfg.data
-            self._samples = {p: generate(model, self.vocab, p, d.sample_length,
-                                         device=self.device)
-                             for p in d.prefixes if p and not self.vocab.unknown(p)}
+            word = d.level == "word"
+            own_text = d.source == "text" and d.prefixes == PREFIXES  # not about time travel
+            prefixes = [] if own_text else [p for p in d.prefixes if p and not
+                                            self.vocab.unknown(to_tokens(p, d.level))]
+            if not prefixes and self.held_out_start:  # then: the start of the held-out text
+                prefixes = [(" " if word else "").join(self.held_out_start)]
+            self._samples = {p: generate(model, self.vocab, to_tokens(p, d.level),
+                                         d.sample_length, device=self.device,
+                                         sep=" " if word else "")
+                             for p in prefixes}
         return self._samples
 
     def test_report(self, model):
@@ -320,6 +378,7 @@ class LanguageTask(Task):
                                 title="Perplexity (train, held-out)", log=True)]
         lines = [f"{prefix}\n  -> {text}\n" for prefix, text in self.samples(model).items()]
         path = run_dir / SAMPLES_FILE
-        path.write_text(f"# greedy continuations ({self.cfg.data.sample_length} characters), "
+        d = self.cfg.data
+        path.write_text(f"# greedy continuations ({d.sample_length} {d.level}s), "
                         f"weights of the best epoch\n" + "".join(lines))
         return paths + [path]
