@@ -100,3 +100,12 @@ def los_loop_tiny_raw(repo_root) -> dict:
     raw["model"].update({"layout": "joint", "hidden_size": 4, "residual": False})
     raw["train"].update({"epochs": 1, "batch_size": 256})
     return raw
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """No $RNNLAB_DATA, an empty cache, no bundled copies."""
+    monkeypatch.delenv("RNNLAB_DATA", raising=False)
+    monkeypatch.setenv("RNNLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("RNNLAB_NO_BUNDLED", "1")
+    return tmp_path

@@ -13,14 +13,6 @@ from rnnlab.data.sources import beijing_multisite, beijing_pm25, jena, krakow, p
 from rnnlab.errors import DataError
 
 
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.delenv("RNNLAB_DATA", raising=False)
-    monkeypatch.setenv("RNNLAB_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("RNNLAB_NO_BUNDLED", "1")
-    return tmp_path
-
-
 @pytest.mark.realdata
 def test_beijing_pm25_real_file(real_data):
     s = beijing_pm25.load(real_data)

@@ -13,15 +13,6 @@ from rnnlab.errors import ConfigError, DataError
 BUNDLED = registry.BUNDLED_ROOT / los_loop.SPEED.path
 
 
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    """No $RNNLAB_DATA, an empty cache, no bundled copies."""
-    monkeypatch.delenv("RNNLAB_DATA", raising=False)
-    monkeypatch.setenv("RNNLAB_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("RNNLAB_NO_BUNDLED", "1")
-    return tmp_path
-
-
 def test_bundled_copy_matches_the_manifest():
     assert registry.sha256(BUNDLED) == los_loop.SPEED.sha256
 
