@@ -43,7 +43,7 @@ def write_config(cli, text: str):
 @pytest.mark.parametrize("override, fragments", [
     ("train.lr=-0.1", ["train.lr must be > 0", "got -0.1"]),
     ("model.hidden_size=0", ["model.hidden_size must be >= 1"]),
-    ("data.split=[0.5,0.2,0.2]", ["split ratios", "sum to 1", "[0.6, 0.2, 0.2]"]),
+    ("data.split=[0.5,0.2,0.2]", ["data.split: split ratios", "sum to 1", "[0.6, 0.2, 0.2]"]),
     ("model.kind=transformer", ["'transformer' is not a valid choice", "rnn, lstm, gru"]),
     ("data.dataset=los_lop", ["los_lop", "los_loop"]),
     ("task=regression", ["unknown task 'regression'", "forecast"]),

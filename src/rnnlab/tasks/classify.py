@@ -108,7 +108,10 @@ class ClassifyData:
                                                       "language")})
         if len(self.split) != 3:
             raise ConfigError(f"data.split needs 3 ratios (train/val/test), got {self.split}")
-        split_points(100, self.split)
+        try:  # ratios that are not positive or do not sum to 1
+            split_points(100, self.split)
+        except ConfigError as err:
+            raise ConfigError(f"data.split: {err}") from None
 
 
 @dataclass

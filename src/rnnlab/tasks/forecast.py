@@ -113,7 +113,10 @@ class ForecastData:
             raise ConfigError(f"data.split needs 2 (train/test) or 3 (train/val/test) ratios, "
                               f"got {self.split}")
         else:
-            split_points(100, self.split)  # raises on ratios that are not positive or sum != 1
+            try:  # ratios that are not positive or do not sum to 1
+                split_points(100, self.split)
+            except ConfigError as err:
+                raise ConfigError(f"data.split: {err}") from None
         bad = [k for k in self.report_horizons if not 1 <= k <= self.horizon]
         if bad:
             raise ConfigError(f"data.report_horizons {bad} outside 1..data.horizon "
