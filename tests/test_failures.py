@@ -11,6 +11,8 @@ import os
 import signal
 import time
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -244,3 +246,50 @@ def test_data_errors_are_raised_before_anything_is_written(tmp_path):
     with pytest.raises(ConfigError, match="data.history"):
         experiment.run(cfg, runs_dir=tmp_path / "runs")
     assert not (tmp_path / "runs").exists()
+
+
+# ---------------------------------------------------------------- faulty files of your own
+
+def _hourly_csv(path, values, times=None):
+    times = pd.date_range("2024-01-01", periods=len(values), freq="h") if times is None else times
+    pd.DataFrame({"timestamp": times, "load": values}).to_csv(path, index=False)
+
+
+def _own_config(cli, name, data):
+    (cli.cwd / f"{name}.yaml").write_text(yaml.safe_dump(
+        {"task": "forecast" if "time_column" in data else "language", "data": data,
+         "train": {"epochs": 1}}))
+    return cli("run", f"{name}.yaml", "--no-progress")
+
+
+def test_series_without_values_is_named_and_nothing_is_written(cli):
+    _hourly_csv(cli.cwd / "blank.csv", np.full(300, np.nan))
+    result = _own_config(cli, "blank", {"path": "blank.csv", "time_column": "timestamp"})
+    assert_clean_error(result, "input column(s) hold no values in the train split: blank",
+                       "data.nodes")
+    assert not (cli.cwd / "runs").exists()
+
+
+def test_repeated_time_stamps_are_refused_and_unordered_rows_sorted(cli):
+    values = np.sin(np.arange(300) / 5)
+    times = pd.date_range("2024-01-01", periods=300, freq="h").to_series(index=None).tolist()
+    times[5] = times[4]
+    _hourly_csv(cli.cwd / "dup.csv", values, times)
+    result = _own_config(cli, "dup", {"path": "dup.csv", "time_column": "timestamp"})
+    assert_clean_error(result, "the time stamp 2024-01-01 04:00:00 appears more than once",
+                       "data.resample")
+    assert not (cli.cwd / "runs").exists()
+    # rows in reverse order read as the same series as in order
+    from rnnlab.data.sources.files import table_series
+    _hourly_csv(cli.cwd / "fwd.csv", values)
+    pd.read_csv(cli.cwd / "fwd.csv").iloc[::-1].to_csv(cli.cwd / "rev.csv", index=False)
+    fwd = table_series(cli.cwd / "fwd.csv", time_column="timestamp")
+    rev = table_series(cli.cwd / "rev.csv", time_column="timestamp")
+    assert np.array_equal(fwd.values, rev.values) and fwd.index.equals(rev.index)
+
+
+def test_text_in_another_encoding_names_data_encoding(cli):
+    (cli.cwd / "latin.txt").write_bytes(("caf\xe9 au lait " * 200).encode("latin-1"))
+    result = _own_config(cli, "latin", {"path": "latin.txt"})
+    assert_clean_error(result, "latin.txt is not utf-8 text", "data.encoding")
+    assert not (cli.cwd / "runs").exists()

@@ -27,7 +27,7 @@ from ..data.features import TIME_FEATURES, assemble, select_features, select_nod
 from ..data.resample import complete_windows, pandas_freq, regularize_series
 from ..data.series import TimeSeries
 from ..data.sources import loader
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..report import figures
 from . import Task
 
@@ -255,6 +255,15 @@ class ForecastTask(Task):
                     f"data.horizon, or give the {name} split a larger share in {how}.")
             self.raw[name], self.raw_inputs[name] = y_all[a:b], x_all[a:b]
             self.parts[name] = (a, b)
+        empty = np.isnan(self.raw_inputs["train"]).all(axis=0)
+        if empty.any():  # a scaler cannot be fitted on nothing; name the columns instead
+            labels = [f"{node}/{feat}" if self.n_in > 1 else str(node)
+                      for node in self.series.columns for feat in in_names]
+            bad = [lab for lab, e in zip(labels, empty) if e]
+            raise DataError(f"{len(bad)} input column(s) hold no values in the train split: "
+                            f"{', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}. Leave them "
+                            f"out with data.nodes / data.features (or data.columns), or check "
+                            f"the file")
         self.input_scaler = make_scaler(d.scaler).fit(self.raw_inputs["train"])
         self.scaler = make_scaler(d.scaler).fit(self.raw["train"])  # targets: metrics invert it
         self.columns = self._target_labels()
