@@ -117,3 +117,17 @@ def test_cli_report_and_sweep_errors_are_clear(cli, repo_root):
     assert not (cli.cwd / "r.html").exists() and not (cli.cwd / "runs").exists()
     help_text = cli("--help").stdout
     assert all(c in help_text for c in ("sweep", "compare", "report"))
+
+
+def test_ties_are_not_magnified_but_real_differences_fill_the_axis():
+    import matplotlib.pyplot as plt
+    fig, (tie, gap) = plt.subplots(1, 2)
+    tie.plot([0, 1], [4.36846731, 4.36846733])  # scratch vs torch: equal to 1e-8
+    gap.plot([0, 1], [3.91, 4.11])  # s/epoch: a 5 % difference
+    for ax in (tie, gap):
+        plots._no_magnified_ties(ax)
+    lo, hi = tie.get_ylim()
+    assert hi - lo > 0.08 and lo < 4.33 and hi > 4.41
+    lo, hi = gap.get_ylim()
+    assert hi - lo < 0.5
+    plt.close(fig)

@@ -139,6 +139,16 @@ def effect_lines(groups: list[Group], key: str) -> dict[str, list[Group]]:
             if len({str(g.values[key]) for g in gs}) > 1}
 
 
+def _no_magnified_ties(ax) -> None:
+    """Values that differ by less than 0.01 % are drawn as the tie they are, not blown up
+    to fill the axis under an offset label (scratch vs torch agree to ~1e-8)."""
+    lo, hi = ax.dataLim.y0, ax.dataLim.y1
+    size = max(abs(lo), abs(hi))
+    if math.isfinite(size) and size > 0 and hi - lo < 1e-4 * size:
+        ax.set_ylim(lo - 0.01 * size, hi + 0.01 * size)
+    ax.ticklabel_format(axis="y", useOffset=False)
+
+
 def effect_plot(groups: list[Group], key: str) -> bytes | None:
     """Test metric and seconds/epoch against the values of ``key`` (mean ± std over seeds)."""
     runs = [r for g in groups for r in g.runs]
@@ -161,6 +171,7 @@ def effect_plot(groups: list[Group], key: str) -> bytes | None:
             errs = [0 if math.isnan(s[1]) else s[1] for s in stats]
             ax.errorbar(xs, means, yerr=errs, marker="o", capsize=3, color=color, label=label)
     for ax, _, ylabel in panels:
+        _no_magnified_ties(ax)
         ax.set_xlabel(key)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
