@@ -21,6 +21,17 @@ from ..errors import ConfigError
 Array = np.ndarray | torch.Tensor
 
 
+def check_ratios(ratios: Sequence[float], key: str = "") -> list[float]:
+    """``ratios`` as a list; a ConfigError (naming the config ``key`` when given) unless they
+    are positive and sum to 1."""
+    ratios = list(ratios)
+    if any(r <= 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
+        where = f"{key}: " if key else ""
+        raise ConfigError(f"{where}split ratios must be positive and sum to 1, got {ratios} "
+                          f"(sum {sum(ratios):g}); e.g. [0.6, 0.2, 0.2] or [0.8, 0.2]")
+    return ratios
+
+
 def split_points(length: int, ratios: Sequence[float] | None = None, *,
                  index: pd.DatetimeIndex | None = None,
                  dates: Sequence[str | pd.Timestamp] | None = None) -> list[int]:
@@ -58,10 +69,7 @@ def split_points(length: int, ratios: Sequence[float] | None = None, *,
         return points
     if ratios is None:
         raise ConfigError("give split ratios (e.g. [0.6, 0.2, 0.2]) or split dates")
-    ratios = list(ratios)
-    if any(r <= 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
-        raise ConfigError(f"split ratios must be positive and sum to 1, got {ratios} "
-                          f"(sum {sum(ratios):g}); e.g. [0.6, 0.2, 0.2] or [0.8, 0.2]")
+    ratios = check_ratios(ratios)
     points, total = [0], 0.0
     for r in ratios[:-1]:
         total += r

@@ -39,7 +39,7 @@ from .. import nn as rnn
 from ..config import ModelConfig, _suggest, data_label, option
 from ..data.padding import Ragged, bucket_batches, map_packed, masked_max, masked_mean, pack, unpack
 from ..data.sources import loader
-from ..data.windows import split_points, time_span_windows
+from ..data.windows import check_ratios, split_points, time_span_windows
 from ..errors import ConfigError, DataError
 from ..report import figures
 from . import Task
@@ -108,10 +108,7 @@ class ClassifyData:
                                                       "language")})
         if len(self.split) != 3:
             raise ConfigError(f"data.split needs 3 ratios (train/val/test), got {self.split}")
-        try:  # ratios that are not positive or do not sum to 1
-            split_points(100, self.split)
-        except ConfigError as err:
-            raise ConfigError(f"data.split: {err}") from None
+        check_ratios(self.split, "data.split")
 
 
 @dataclass

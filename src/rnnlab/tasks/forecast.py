@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from .. import nn as rnn
 from ..config import ModelConfig, data_label, option
 from ..data import make_scaler, split_points, windows
+from ..data.windows import check_ratios
 from ..data.features import TIME_FEATURES, assemble, select_features, select_nodes
 from ..data.resample import complete_windows, pandas_freq, regularize_series
 from ..data.series import TimeSeries
@@ -113,10 +114,7 @@ class ForecastData:
             raise ConfigError(f"data.split needs 2 (train/test) or 3 (train/val/test) ratios, "
                               f"got {self.split}")
         else:
-            try:  # ratios that are not positive or do not sum to 1
-                split_points(100, self.split)
-            except ConfigError as err:
-                raise ConfigError(f"data.split: {err}") from None
+            check_ratios(self.split, "data.split")
         bad = [k for k in self.report_horizons if not 1 <= k <= self.horizon]
         if bad:
             raise ConfigError(f"data.report_horizons {bad} outside 1..data.horizon "
