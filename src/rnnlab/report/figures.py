@@ -9,14 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import sys
-
-import matplotlib
-
-if "ipykernel" not in sys.modules:  # in Jupyter keep the inline backend: notebooks show plots
-    matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 
 def _save(fig, path: Path) -> Path:

@@ -10,18 +10,12 @@ from __future__ import annotations
 import io
 import math
 
-import sys
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
-import matplotlib
-
-if "ipykernel" not in sys.modules:  # in Jupyter keep the inline backend: notebooks show plots
-    matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from .tables import Group, main_metric, mean_std  # noqa: E402
+from .tables import Group, main_metric, mean_std
 
 MAX_PANELS = 4
 
