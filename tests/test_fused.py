@@ -143,3 +143,34 @@ def test_only_some_outputs_used_and_frozen_weights():
     assert gru.weight_hh_l0.grad is None
     for u, v in zip(*grads):
         torch.testing.assert_close(u, v, **TOL)
+
+
+@pytest.mark.parametrize("cls", [rnn.LSTM, rnn.GRU, rnn.RNN])
+def test_float32_matches_torch_nn_within_float32_rounding(cls):
+    """The LSTM computes tanh as 2*sigmoid(2z)-1 (cheaper on CPU); in float32 that must stay
+    within a few ulps of torch.nn, outputs and gradients, also for saturating inputs."""
+    torch.manual_seed(0)
+    ref = getattr(torch.nn, cls.__name__)(5, 16, num_layers=2)
+    ours = cls(5, 16, num_layers=2)
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(30, 4, 5) * torch.tensor([0.01, 0.1, 1.0, 10.0, 100.0])  # tiny to saturating
+    outs = []
+    for m in (ref, ours):
+        xi = x.clone().requires_grad_(True)
+        out, _ = m(xi)
+        out.pow(2).sum().backward()
+        outs.append([out, xi.grad, *(p.grad for p in m.parameters())])
+    for u, v in zip(*outs):
+        assert torch.isfinite(v).all()
+        torch.testing.assert_close(v, u, rtol=1e-4, atol=1e-5)
+
+
+def test_lstm_gate_and_cell_tanh_are_bounded_when_saturated():
+    """sigmoid-based tanh must give exactly -1..1, never beyond, at huge pre-activations."""
+    lstm = rnn.LSTM(1, 2)
+    with torch.no_grad():
+        for p in lstm.parameters():
+            p.fill_(50.0)
+    out, (h, c) = lstm(torch.tensor([[[1e4]], [[-1e4]], [[1e4]]]))
+    assert out.abs().max() <= 1.0 and torch.isfinite(c).all()
+    torch.testing.assert_close(out[0], torch.tanh(torch.ones(1, 2)), rtol=0, atol=1e-6)
