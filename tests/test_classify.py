@@ -88,6 +88,44 @@ def test_packed_batch_equals_each_sequence_alone(impl, pooling, bidirectional):
 # ---------------------------------------------------------------- loaders
 
 
+def test_input_dropout_acts_in_training_only():
+    from rnnlab import nn as rnn
+
+    torch.manual_seed(0)
+    layer = rnn.build_rnn("gru", "scratch", input_size=10, hidden_size=6, batch_first=True)
+    plain = SequenceClassifier(TokenEncoder(10, "onehot"), layer, 4)
+    dropped = SequenceClassifier(TokenEncoder(10, "onehot"), layer, 4, input_dropout=0.5)
+    dropped.head = plain.head
+    packed, _ = pad_and_pack([torch.randint(1, 10, (n, 1)) for n in (5, 2, 7, 1)])
+    torch.testing.assert_close(dropped.eval()(packed), plain.eval()(packed), rtol=0, atol=0)
+    dropped.train()
+    assert not torch.equal(dropped(packed), dropped(packed))  # fresh masks each call
+
+
+def test_label_smoothing_changes_the_training_loss_only(repo_root):
+    from rnnlab import config
+    from rnnlab.tasks.classify import ClassifyTask
+
+    cfg = config.load(repo_root / "configs" / "names_lstm.yaml",
+                      overrides=["data.limit=5000", "data.label_smoothing=0.2"])
+    task = ClassifyTask(cfg)
+    torch.manual_seed(0)
+    model = task.build_model()
+    packed, y = next(task.train_batches(1))
+    loss, _ = task.train_step(model, (packed, y))
+    logits = model(packed)
+    k = len(task.classes)
+    target = torch.full((len(y), k), 0.2 / k).scatter_(1, y[:, None], 0.8 + 0.2 / k)
+    by_hand = -(target * logits.log_softmax(1)).sum(1).mean()
+    torch.testing.assert_close(loss, by_hand)
+    assert not torch.isclose(loss, torch.nn.functional.cross_entropy(logits, y))
+    # evaluation reports the plain cross-entropy
+    val = task.evaluate(model, "val")["loss"]
+    plain = torch.nn.functional.cross_entropy(task.logits(model, "val"),
+                                              task.parts["val"].labels)
+    assert val == pytest.approx(float(plain), rel=1e-5)
+
+
 @pytest.mark.realdata
 def test_names_loader_on_the_real_files(real_data, monkeypatch):
     monkeypatch.setenv("RNNLAB_NO_BUNDLED", "1")

@@ -95,6 +95,10 @@ class ClassifyData:
         "f1_macro", "validation metric that selects the best epoch (higher is better)")
     class_weights: Literal["none", "balanced"] = option(
         "none", "cross-entropy class weights: balanced = n / (classes * count) on train")
+    label_smoothing: float = option(
+        0.0, "training loss only: mix this share of a uniform distribution into the "
+        "one-hot target (torch's cross_entropy label_smoothing); validation and test loss "
+        "stay plain", ge=0, lt=1)
 
     def check(self) -> None:
         from ..data.sources.files import PARQUET, TABLES, settle_source
@@ -126,6 +130,8 @@ class ClassifyModel(ModelConfig):
         "last", "sequence summary fed to the head: final state, or mean/max of the "
         "outputs over the valid steps")
     head_dropout: float = option(0.0, "dropout before the linear head", ge=0, lt=1)
+    input_dropout: float = option(0.0, "dropout on the input vectors (one-hot or embedding) "
+                                  "of every step, during training", ge=0, lt=1)
 
     def check(self) -> None:
         super().check()
@@ -191,17 +197,19 @@ class SequenceClassifier(nn.Module):
     """Encoder -> recurrent layer over a PackedSequence -> pooled summary -> linear head."""
 
     def __init__(self, encoder: TokenEncoder, layer: nn.Module, classes: int,
-                 pooling: str = "last", head_dropout: float = 0.0) -> None:
+                 pooling: str = "last", head_dropout: float = 0.0,
+                 input_dropout: float = 0.0) -> None:
         super().__init__()
         self.encoder, self.rnn, self.pooling = encoder, layer, pooling
         self.tutorial = isinstance(layer, TutorialRNN)
+        self.input_dropout = nn.Dropout(input_dropout)
         if not self.tutorial:
             self.directions = 2 if layer.bidirectional else 1
             self.dropout = nn.Dropout(head_dropout)
             self.head = nn.Linear(layer.hidden_size * self.directions, classes)
 
     def forward(self, packed_ids) -> Tensor:
-        x = map_packed(self.encoder, packed_ids)
+        x = map_packed(lambda ids: self.input_dropout(self.encoder(ids)), packed_ids)
         if self.tutorial:
             return self.rnn(x)
         out, state = self.rnn(x)
@@ -490,7 +498,8 @@ class ClassifyTask(Task):
                                   hidden_size=m.hidden_size, num_layers=m.num_layers,
                                   nonlinearity=m.nonlinearity, batch_first=True,
                                   dropout=m.dropout, bidirectional=m.bidirectional, init=m.init)
-        return SequenceClassifier(encoder, layer, len(self.classes), m.pooling, m.head_dropout)
+        return SequenceClassifier(encoder, layer, len(self.classes), m.pooling, m.head_dropout,
+                                  m.input_dropout)
 
     # -- training
     def num_train_batches(self) -> int:
@@ -509,7 +518,8 @@ class ClassifyTask(Task):
         logits = model(packed)
         self._epoch_preds.append(logits.detach().argmax(1).cpu())
         self._epoch_truth.append(y.cpu())
-        return F.cross_entropy(logits, y, weight=self.class_weight), len(y)
+        return F.cross_entropy(logits, y, weight=self.class_weight,
+                               label_smoothing=self.cfg.data.label_smoothing), len(y)
 
     def train_metrics(self, mean_loss, items, seconds):
         out = {"train_loss": mean_loss}
