@@ -266,3 +266,18 @@ def test_bad_classify_configs_are_named(repo_root):
                       overrides=["model.embedding=word2vec"])
     with pytest.raises(ConfigError, match="word2vec' is for dataset 'reviews'"):
         prepare(cfg)
+
+
+def test_seen_in_train_splits_test_accuracy_by_exact_repeats():
+    from rnnlab.data.padding import Ragged
+    from rnnlab.tasks.classify import ClassifyTask, Part
+
+    task = ClassifyTask.__new__(ClassifyTask)  # only the parts are needed
+    seqs = lambda *s: Ragged.from_sequences([np.array(x)[:, None] for x in s])  # noqa: E731
+    task.parts = {"train": Part(seqs([1, 2], [3], [4, 5, 6]), torch.tensor([0, 1, 0])),
+                  # [1, 2] and [3] occur in train; [2, 1] and [1, 2, 3] do not
+                  "test": Part(seqs([1, 2], [2, 1], [3], [1, 2, 3]), torch.tensor([0, 0, 1, 1]))}
+    truth = np.array([0, 0, 1, 1])
+    pred = np.array([0, 0, 0, 1])  # seen: right, wrong; unseen: right, right
+    out = task.seen_in_train(truth, pred)
+    assert out == {"share": 0.5, "count": 2, "accuracy_seen": 0.5, "accuracy_unseen": 1.0}

@@ -56,6 +56,10 @@ def print_summary(summary: dict, run_dir: Path) -> None:
         for label, metrics in rows.items():
             print(f"  {label:<14}" + "".join(f"{_fmt(metrics.get(k, '')):>10}"
                                              for k in ("rmse", "mae", "mape")))
+    seen = summary.get("seen_in_train")
+    if seen and seen["count"]:
+        print(f"  {seen['share']:.1%} of test sequences also occur in training: accuracy "
+              f"{seen['accuracy_seen']:.3f} on them, {seen['accuracy_unseen']:.3f} on the rest")
     print(f"  run folder: {run_dir}")
 
 

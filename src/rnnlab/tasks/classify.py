@@ -581,10 +581,26 @@ class ClassifyTask(Task):
         per_class = {name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
                             "support": int(s[i])} for i, name in enumerate(self.classes)}
         report = {"test": self._metrics(truth, logits), "baselines": self.baselines("test"),
-                  "classes": self.classes, "per_class": per_class}
+                  "classes": self.classes, "per_class": per_class,
+                  "seen_in_train": self.seen_in_train(truth, pred)}
         if len(self.classes) <= 30:
             report["confusion_matrix"] = cm.tolist()
         return report
+
+    def seen_in_train(self, truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+        """Accuracy on the test sequences whose exact tokens also occur in training, and on
+        the rest: memorisation vs generalisation (names repeat across languages, reviews
+        repeat verbatim)."""
+        def keys(seqs: Ragged) -> list[bytes]:
+            v, o = seqs.values.numpy(), seqs.offsets.tolist()
+            return [v[o[i]:o[i + 1]].tobytes() for i in range(len(seqs))]
+
+        train = set(keys(self.parts["train"].seqs))
+        seen = np.array([k in train for k in keys(self.parts["test"].seqs)], dtype=bool)
+        right = truth == pred
+        return {"share": float(seen.mean()) if len(seen) else 0.0, "count": int(seen.sum()),
+                "accuracy_seen": float(right[seen].mean()) if seen.any() else float("nan"),
+                "accuracy_unseen": float(right[~seen].mean()) if (~seen).any() else float("nan")}
 
     def figures(self, model, run_dir: Path, history):
         run_dir = Path(run_dir)
