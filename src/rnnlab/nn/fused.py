@@ -98,6 +98,16 @@ class _Plan:
         t[rest].mul_(prev)
         return t
 
+    def prev_minus_(self, out: Tensor, buf: Tensor, s0: Tensor, t: Tensor) -> Tensor:
+        """``out = prev - t`` row by row, written into ``out``; no gathered copy for dense
+        batches."""
+        if len(set(self.sizes)) > 1:
+            return torch.sub(self.gather_prev(buf, s0), t, out=out)
+        first, rest, prev = self._dense_split(buf, s0)
+        torch.sub(s0, t[first], out=out[first])
+        torch.sub(prev, t[rest], out=out[rest])
+        return out
+
     def finals(self, buf: Tensor) -> Tensor:
         """Each sequence's state after its own last step, in batch order."""
         views, pieces = self.split(buf), []
@@ -257,6 +267,7 @@ class LSTMScan(Function):
             os_[k].mul_(dh)
             dc.mul_(fs[k])
             torch.mm(dgs[k], w_hh, out=dh_s)
+        del dc_from_h, dchs  # freed before the gradients below allocate theirs (peak memory)
         need = ctx.needs_input_grad
         d_x, d_wih, d_bih = _project_grads(dg, x, w_ih, need[:3])
         d_w = plan.prev_t_mm(dg, out, h0) if need[5] else None
@@ -301,12 +312,11 @@ class GRUScan(Function):
         plan = ctx.plan
         hidden = h0.shape[1]
         r, z, n = a_all.split(hidden, dim=1)
-        h_prev = plan.gather_prev(out, h0)
         # dGi = [dn_pre*ghn*r(1-r), dh*(h_prev-n)*z(1-z), dh*(1-z)*(1-n^2)], factors first.
         dgi = torch.empty_like(a_all)
         dr, dz, dn = dgi.split(hidden, dim=1)
         torch.addcmul(r, r, r, value=-1, out=dr).mul_(ghn)
-        torch.addcmul(z, z, z, value=-1, out=dz).mul_(h_prev - n)
+        plan.prev_minus_(dz, out, h0, n).mul_(z).addcmul_(dz, z, value=-1)  # (h-n)*z(1-z)
         torch.addcmul(_one(n), n, n, value=-1, out=dn).addcmul_(z, dn, value=-1)  # *(1-z)
         dghn = torch.empty_like(n)  # dL/d(W_hn h + b_hn) = dn_pre * r
         w_rz, w_n = w_hh[:2 * hidden], w_hh[2 * hidden:]
@@ -322,12 +332,14 @@ class GRUScan(Function):
             torch.mul(dns[k], rs[k], out=dghns[k])
             dh.mul_(zs[k]).addmm_(drzs[k], w_rz).addmm_(dghns[k], w_n)
         need = ctx.needs_input_grad
-        d_x, d_wih, d_bih = _project_grads(dgi, x, w_ih, need[:3])
         d_w = d_b = None
         if need[4]:
-            d_w = torch.cat([dgi[:, :2 * hidden].t().mm(h_prev), dghn.t().mm(h_prev)])
+            d_w = torch.cat([plan.prev_t_mm(dgi[:, :2 * hidden], out, h0),
+                             plan.prev_t_mm(dghn, out, h0)])
         if need[5]:
             d_b = torch.cat([dgi[:, :2 * hidden].sum(0), dghn.sum(0)])
+        del dghn, dghns  # freed before the input-side gradients allocate theirs (peak memory)
+        d_x, d_wih, d_bih = _project_grads(dgi, x, w_ih, need[:3])
         return d_x, d_wih, d_bih, dh_state, d_w, d_b, None
 
 
