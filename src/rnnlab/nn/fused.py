@@ -126,11 +126,17 @@ def _project(x: Tensor, w_ih: Tensor, bias: Tensor | None) -> Tensor:
 def _project_grads(dgi: Tensor, x: Tensor, w_ih: Tensor, need: tuple[bool, bool, bool]):
     """Gradients of x, W_ih and b_ih from dL/d(projection): one matmul each over all steps.
 
-    dW_ih is computed as ``(X^T dG)^T``: the same sums, but MKL runs that shape 1.3-2x
-    faster than ``dG^T X`` on the benchmark workloads (benchmarks/RESULTS.md)."""
-    return (dgi.mm(w_ih) if need[0] else None,
-            x.t().mm(dgi).t().contiguous() if need[1] else None,
-            dgi.sum(0) if need[2] else None)
+    Both dX and dW_ih have rows of input_size floats. When that is not a multiple of 16
+    (one-hot alphabets, 921 traffic columns) MKL runs the transposed product 1.3-2x faster
+    (``(W^T dG^T)^T``, ``(X^T dG)^T``: the same sums, plus one copy); for aligned sizes the
+    direct product is as fast or faster (benchmarks/RESULTS.md)."""
+    odd = x.shape[1] % 16 != 0
+    d_x = d_w = None
+    if need[0]:
+        d_x = w_ih.t().mm(dgi.t()).t().contiguous() if odd else dgi.mm(w_ih)
+    if need[1]:
+        d_w = x.t().mm(dgi).t().contiguous() if odd or x.shape[1] <= 64 else dgi.t().mm(x)
+    return d_x, d_w, dgi.sum(0) if need[2] else None
 
 
 def _double_rows(w: Tensor, rows: slice) -> Tensor:
