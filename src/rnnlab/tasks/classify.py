@@ -171,9 +171,9 @@ class TutorialRNN(nn.Module):
     ``combined = [x_t, h]``; ``h = i2h(combined)`` (no nonlinearity, as in the
     tutorial) and ``out = i2o(combined)``; the output at each sequence's own last
     step goes through LogSoftmax. The parameters are the tutorial's; the batched
-    forward computes the same function faster: the x-part of both heads for all
-    steps in one matmul, then per step one matmul of h with both heads' h-columns,
-    over the sequences still running (packed order, longest first; no masking).
+    forward computes the same function faster, over packed rows (longest first, the
+    active batch shrinking per step, no masking), and applies i2o only where it is
+    read: at each sequence's last step.
     """
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int) -> None:
@@ -185,21 +185,22 @@ class TutorialRNN(nn.Module):
 
     def forward(self, packed: PackedSequence) -> Tensor:
         x, sizes = packed.data, packed.batch_sizes.tolist()
-        n_in, hidden = x.shape[1], self.hidden_size
-        w = torch.cat([self.i2h.weight, self.i2o.weight])  # rows: [h-head; out-head]
-        z_all = F.linear(x, w[:, :n_in], torch.cat([self.i2h.bias, self.i2o.bias]))
-        h = x.new_zeros(sizes[0], hidden)
-        steps = []
-        for z, bs in zip(z_all.split(sizes), sizes):
-            z = torch.addmm(z, h[:bs], w[:, n_in:].t())
-            steps.append(z)
-            h = z[:, :hidden]
-        # each sequence's output at its own last step: packed row offset[len - 1] + rank
-        z_packed = torch.cat(steps)
+        n_in = x.shape[1]
+        # h = i2h([x, h]): the x-part for all steps in one matmul, then one addmm per step
+        # over the sequences still running; only the h entering each step is kept.
+        xh = F.linear(x, self.i2h.weight[:, :n_in], self.i2h.bias)
+        w_h = self.i2h.weight[:, n_in:].t()
+        h = x.new_zeros(sizes[0], self.hidden_size)
+        entering = []
+        for xt, bs in zip(xh.split(sizes), sizes):
+            entering.append(h[:bs])
+            h = torch.addmm(xt, h[:bs], w_h)
+        # out = i2o([x, h]) is read at each sequence's own last step only: packed row
+        # offset[len - 1] + rank (sequences sorted longest first)
         lengths = (packed.batch_sizes[None, :] > torch.arange(sizes[0])[:, None]).sum(1)
         offsets = torch.cumsum(packed.batch_sizes, 0) - packed.batch_sizes
         last = (offsets[lengths - 1] + torch.arange(sizes[0])).to(x.device)
-        out = z_packed[last, hidden:]
+        out = self.i2o(torch.cat([x[last], torch.cat(entering)[last]], dim=1))
         if packed.unsorted_indices is not None:
             out = out[packed.unsorted_indices]
         return self.softmax(out)
