@@ -281,3 +281,8 @@ def test_seen_in_train_splits_test_accuracy_by_exact_repeats():
     pred = np.array([0, 0, 0, 1])  # seen: right, wrong; unseen: right, right
     out = task.seen_in_train(truth, pred)
     assert out == {"share": 0.5, "count": 2, "accuracy_seen": 0.5, "accuracy_unseen": 1.0}
+    # nothing seen: no accuracy to report on that part (None, valid JSON), and no NaN
+    task.parts["test"] = Part(seqs([2, 1], [1, 2, 3]), torch.tensor([0, 1]))
+    out = task.seen_in_train(np.array([0, 1]), np.array([0, 0]))
+    assert out == {"share": 0.0, "count": 0, "accuracy_seen": None, "accuracy_unseen": 0.5}
+    json.dumps(out, allow_nan=False)

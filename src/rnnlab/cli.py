@@ -57,7 +57,7 @@ def print_summary(summary: dict, run_dir: Path) -> None:
             print(f"  {label:<14}" + "".join(f"{_fmt(metrics.get(k, '')):>10}"
                                              for k in ("rmse", "mae", "mape")))
     seen = summary.get("seen_in_train")
-    if seen and seen["count"]:
+    if seen and seen["accuracy_seen"] is not None and seen["accuracy_unseen"] is not None:
         print(f"  {seen['share']:.1%} of test sequences also occur in training: accuracy "
               f"{seen['accuracy_seen']:.3f} on them, {seen['accuracy_unseen']:.3f} on the rest")
     print(f"  run folder: {run_dir}")

@@ -612,8 +612,8 @@ class ClassifyTask(Task):
         seen = np.array([k in train for k in keys(self.parts["test"].seqs)], dtype=bool)
         right = truth == pred
         return {"share": float(seen.mean()) if len(seen) else 0.0, "count": int(seen.sum()),
-                "accuracy_seen": float(right[seen].mean()) if seen.any() else float("nan"),
-                "accuracy_unseen": float(right[~seen].mean()) if (~seen).any() else float("nan")}
+                "accuracy_seen": float(right[seen].mean()) if seen.any() else None,
+                "accuracy_unseen": float(right[~seen].mean()) if (~seen).any() else None}
 
     def figures(self, model, run_dir: Path, history):
         run_dir = Path(run_dir)
