@@ -89,23 +89,24 @@ class _Plan:
         first, rest, prev = self._dense_split(buf, s0)
         return g[first].t().mm(s0).addmm_(g[rest].t(), prev)
 
-    def mul_prev_(self, t: Tensor, buf: Tensor, s0: Tensor) -> Tensor:
-        """``t *= prev`` in place, row by row; no gathered copy for dense batches."""
+    def _with_prev(self, buf: Tensor, s0: Tensor, fn) -> None:
+        """``fn(rows, prev)`` over row blocks whose previous states are ``prev``: for dense
+        batches two views (first step from s0, the rest from ``buf``), else one gathered copy."""
         if len(set(self.sizes)) > 1:
-            return t.mul_(self.gather_prev(buf, s0))
+            fn(slice(None), self.gather_prev(buf, s0))
+            return
         first, rest, prev = self._dense_split(buf, s0)
-        t[first].mul_(s0)
-        t[rest].mul_(prev)
+        fn(first, s0)
+        fn(rest, prev)
+
+    def mul_prev_(self, t: Tensor, buf: Tensor, s0: Tensor) -> Tensor:
+        """``t *= prev`` in place, row by row."""
+        self._with_prev(buf, s0, lambda rows, prev: t[rows].mul_(prev))
         return t
 
     def prev_minus_(self, out: Tensor, buf: Tensor, s0: Tensor, t: Tensor) -> Tensor:
-        """``out = prev - t`` row by row, written into ``out``; no gathered copy for dense
-        batches."""
-        if len(set(self.sizes)) > 1:
-            return torch.sub(self.gather_prev(buf, s0), t, out=out)
-        first, rest, prev = self._dense_split(buf, s0)
-        torch.sub(s0, t[first], out=out[first])
-        torch.sub(prev, t[rest], out=out[rest])
+        """``out = prev - t`` row by row, written into ``out``."""
+        self._with_prev(buf, s0, lambda rows, prev: torch.sub(prev, t[rows], out=out[rows]))
         return out
 
     def finals(self, buf: Tensor) -> Tensor:
