@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch.nn.utils.rnn import PackedSequence
 
-from rnnlab.data.padding import (Ragged, bucket_batches, collate, last_valid, masked_max,
-                                 masked_mean, pad, pad_and_pack, unpack, valid_mask)
+from rnnlab.data.padding import (Ragged, bucket_batches, collate, last_rows, last_valid,
+                                 masked_max, masked_mean, pad, pad_and_pack, unpack, valid_mask)
 
 # The slides' example batch (002, "不等长序列填充&打包").
 SEQS = [[4, 3, 2, 1, 9, 6, 9, 1], [5, 6, 8, 9, 2], [4, 4, 5, 9], [1, 2, 3, 7, 7, 8]]
@@ -102,3 +102,13 @@ def test_bucket_batches_cover_each_index_once_and_group_lengths():
     assert spread < 10  # random batches of 32 would spread over ~45
     again = bucket_batches(lengths, 32, torch.Generator().manual_seed(0), pool=10)
     assert all(torch.equal(a, b) for a, b in zip(batches, again))
+
+
+def test_last_rows_of_a_packed_batch():
+    # lengths 3, 1, 2 -> sorted 3, 2, 1; batch_sizes [3, 2, 1]; packed rows:
+    # step 0: rows 0 1 2 (seqs a c b), step 1: rows 3 4 (a c), step 2: row 5 (a)
+    packed, _ = pad_and_pack([torch.tensor([[1.], [2.], [3.]]), torch.tensor([[4.]]),
+                              torch.tensor([[5.], [6.]])])
+    rows = last_rows(packed.batch_sizes)
+    assert rows.tolist() == [5, 4, 2]
+    assert packed.data[rows].flatten().tolist() == [3.0, 6.0, 4.0]  # a, c, b: sorted order

@@ -85,6 +85,16 @@ def last_valid(padded: Tensor, lengths: Tensor) -> Tensor:
     return padded.gather(1, index).squeeze(1)
 
 
+def last_rows(batch_sizes: Tensor) -> Tensor:
+    """Row of each sequence's own last step in a PackedSequence's ``data``, in packed (sorted,
+    longest first) order: step ``t`` starts at row ``sum(batch_sizes[:t])`` and sequence ``j``
+    is row ``j`` of every step it reaches."""
+    rank = torch.arange(int(batch_sizes[0]))
+    lengths = (batch_sizes[None, :] > rank[:, None]).sum(1)
+    starts = torch.cumsum(batch_sizes, 0) - batch_sizes
+    return starts[lengths - 1] + rank
+
+
 def masked_mean(padded: Tensor, lengths: Tensor) -> Tensor:
     """Mean over the valid steps of each sequence of a batch-first (batch, steps, F) tensor."""
     mask = valid_mask(lengths.to(padded.device), padded.shape[1]).unsqueeze(2)

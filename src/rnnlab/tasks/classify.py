@@ -37,7 +37,8 @@ from torch import Tensor, nn
 
 from .. import nn as rnn
 from ..config import ModelConfig, _suggest, data_label, option
-from ..data.padding import Ragged, bucket_batches, map_packed, masked_max, masked_mean, pack, unpack
+from ..data.padding import (Ragged, bucket_batches, last_rows, map_packed, masked_max,
+                             masked_mean, pack, unpack)
 from ..data.sources import loader
 from ..data.windows import check_ratios, split_points, time_span_windows
 from ..errors import ConfigError, DataError
@@ -195,11 +196,8 @@ class TutorialRNN(nn.Module):
         for xt, bs in zip(xh.split(sizes), sizes):
             entering.append(h[:bs])
             h = torch.addmm(xt, h[:bs], w_h)
-        # out = i2o([x, h]) is read at each sequence's own last step only: packed row
-        # offset[len - 1] + rank (sequences sorted longest first)
-        lengths = (packed.batch_sizes[None, :] > torch.arange(sizes[0])[:, None]).sum(1)
-        offsets = torch.cumsum(packed.batch_sizes, 0) - packed.batch_sizes
-        last = (offsets[lengths - 1] + torch.arange(sizes[0])).to(x.device)
+        # out = i2o([x, h]) is read at each sequence's own last step only
+        last = last_rows(packed.batch_sizes).to(x.device)
         out = self.i2o(torch.cat([x[last], torch.cat(entering)[last]], dim=1))
         if packed.unsorted_indices is not None:
             out = out[packed.unsorted_indices]
