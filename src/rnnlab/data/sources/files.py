@@ -263,9 +263,9 @@ def regular_freq(index: pd.DatetimeIndex, key: str, resample: str) -> str | None
         k = int(np.flatnonzero(uneven.to_numpy())[0])
         raise ConfigError(
             f"{key}: the time stamps are not evenly spaced (mostly {alias}, but "
-            f"{int(uneven.sum())} steps differ, e.g. {index[k]} -> {index[k + 1]}). Set data.resample: {alias} to put "
-            f"them on a full {alias} grid (missing steps become gaps; short ones are interpolated, "
-            f"see data.interpolate_limit)")
+            f"{int(uneven.sum())} steps differ, e.g. {index[k]} -> {index[k + 1]}). "
+            f"Set data.resample: {alias} to put them on a full {alias} grid (missing steps "
+            f"become gaps; short ones are interpolated, see data.interpolate_limit)")
     return alias
 
 
