@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import operator
 import re
 import types
 import typing
@@ -113,12 +114,6 @@ def _suggest(key: str, valid) -> str:
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
-def _type_name(tp) -> str:
-    if get_origin(tp) is Literal:
-        return " | ".join(repr(a) for a in get_args(tp))
-    return getattr(tp, "__name__", str(tp).replace("typing.", ""))
-
-
 def _coerce(value: Any, tp: Any, where: str) -> Any:
     """``value`` as type ``tp``, or a ConfigError saying what was expected."""
     origin, args = get_origin(tp), get_args(tp)
@@ -176,13 +171,17 @@ def _join(where: str, key: str) -> str:
     return key if where == "config" else f"{where}.{key}"
 
 
+# option() bounds: metadata key, how the docs and errors write it, the test
+BOUNDS = (("gt", ">", operator.gt), ("ge", ">=", operator.ge), ("lt", "<", operator.lt),
+          ("le", "<=", operator.le))
+
+
 def _check_bounds(obj: Any, f: dataclasses.Field, where: str) -> None:
     value = getattr(obj, f.name)
     if value is None or isinstance(value, (bool, str, list, dict)):
         return
     meta = f.metadata
-    for key, ok, text in (("gt", lambda v, b: v > b, ">"), ("ge", lambda v, b: v >= b, ">="),
-                          ("lt", lambda v, b: v < b, "<"), ("le", lambda v, b: v <= b, "<=")):
+    for key, text, ok in BOUNDS:
         bound = meta.get(key)
         if bound is not None and not ok(value, bound):
             raise ConfigError(f"{_join(where, f.name)} must be {text} {bound:g}, got {value!r}")

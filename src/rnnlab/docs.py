@@ -19,7 +19,7 @@ import types
 import typing
 from typing import Any, Literal, get_args, get_origin
 
-from .config import ModelConfig, RunConfig, TrainConfig
+from .config import BOUNDS, ModelConfig, RunConfig, TrainConfig
 
 COMMAND = "python -m rnnlab.docs > docs/config.md"
 SECTIONS = ("data", "model", "train")  # RunConfig fields that are sections, not keys
@@ -47,8 +47,7 @@ def type_text(tp: Any) -> str:
 
 def bounds_text(meta: typing.Mapping) -> str:
     """Numeric bounds of an option, e.g. ``>= 1`` or ``> 0, < 1``."""
-    parts = [f"{sign} {meta[key]:g}" for key, sign in
-             (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")) if meta.get(key) is not None]
+    parts = [f"{sign} {meta[key]:g}" for key, sign, _ in BOUNDS if meta.get(key) is not None]
     return ", ".join(parts)
 
 
