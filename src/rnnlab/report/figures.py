@@ -11,6 +11,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 
 def _save(fig, path: Path) -> Path:
@@ -32,6 +33,7 @@ def draw_curves(ax, history: Sequence[dict], keys: Sequence[str], *, ylabel: str
         if not all(v is None or np.isnan(v) for v in values):
             ax.plot(epochs, values, marker="o" if len(epochs) < 30 else None, ms=3, label=key)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 1.25" ticks
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
