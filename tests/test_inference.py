@@ -163,17 +163,21 @@ def test_predict_cli_on_a_real_time_index(cli, repo_root):
     assert late.returncode == 2 and "fewer than data.history = 12 steps" in late.stderr
 
 
-@pytest.fixture(scope="module")
-def names_run(tmp_path_factory):
+def names_config(seed=0, split_seed=None):
     from rnnlab import config
 
-    runs = tmp_path_factory.mktemp("names")
-    cfg = config.from_dict({
-        "name": "names", "task": "classify", "seed": 0,
-        "data": {"dataset": "names", "split": [0.8, 0.1, 0.1], "limit": 8000},
+    return config.from_dict({
+        "name": "names", "task": "classify", "seed": seed,
+        "data": {"dataset": "names", "split": [0.8, 0.1, 0.1], "limit": 8000,
+                 "split_seed": split_seed},
         "model": {"kind": "gru", "hidden_size": 32, "embedding": "onehot"},
         "train": {"epochs": 1, "batch_size": 64, "lr": 0.01}})
-    return experiment.run(cfg, runs_dir=runs, progress=False), runs
+
+
+@pytest.fixture(scope="module")
+def names_run(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("names")
+    return experiment.run(names_config(), runs_dir=runs, progress=False), runs
 
 
 def test_classify_predict_ranks_classes(names_run):
@@ -206,3 +210,67 @@ def test_eval_of_a_classify_run(names_run):
     result, runs = names_run
     computed, stored = inference.evaluate_run(result.run_id, "test", runs_dir=runs)
     assert inference.metrics_agree(computed, stored) and "f1_macro" in stored
+
+
+@pytest.fixture(scope="module")
+def second_names_run(names_run):
+    """Seed 1 on seed 0's split: same test rows, other weights."""
+    _, runs = names_run
+    return experiment.run(names_config(seed=1, split_seed=0), runs_dir=runs, progress=False)
+
+
+def test_split_seed_fixes_the_rows_while_the_seed_changes(names_run, second_names_run):
+    from rnnlab.tasks.classify import ClassifyTask
+
+    first = inference.load_run(names_run[0].run_id, runs_dir=names_run[1]).task
+    second = inference.load_run(second_names_run.run_id, runs_dir=names_run[1]).task
+    own = ClassifyTask(names_config(seed=1))  # split from the run's seed
+    assert first.fingerprint("test") == second.fingerprint("test")
+    assert torch.equal(first.parts["test"].labels, second.parts["test"].labels)
+    assert own.fingerprint("test") != first.fingerprint("test")
+    assert len(own.parts["test"].labels) == len(first.parts["test"].labels)
+
+
+def test_ensemble_averages_the_members_probabilities(names_run, second_names_run):
+    _, runs = names_run
+    ids = [names_run[0].run_id, second_names_run.run_id]
+    result = inference.ensemble_runs(ids, "test", runs_dir=runs)
+    loaded = [inference.load_run(i, runs_dir=runs) for i in ids]
+    for run in loaded:  # each member's row is its own stored test figures
+        assert inference.metrics_agree(result["members"][run.run_id], run.summary["test"])
+    probs = [torch.softmax(r.task.logits(r.model, "test").double(), 1) for r in loaded]
+    mean = (probs[0] + probs[1]) / 2
+    truth = loaded[0].task.parts["test"].labels
+    expected = (mean.argmax(1) == truth).double().mean().item()
+    assert result["ensemble"]["accuracy"] == pytest.approx(expected, abs=1e-12)
+    nll = -mean[torch.arange(len(truth)), truth].log().mean().item()
+    assert result["ensemble"]["loss"] == pytest.approx(nll, rel=1e-5)
+    seen = result["seen_in_train"]
+    assert 0 < seen["share"] < 1 and seen["count"] > 0
+
+
+def test_ensemble_refuses_what_it_cannot_average(names_run, finished):
+    _, runs = names_run
+    own = experiment.run(names_config(seed=1), runs_dir=runs, progress=False)
+    with pytest.raises(ConfigError, match="not evaluated on the same test rows"):
+        inference.ensemble_runs([names_run[0].run_id, own.run_id], runs_dir=runs)
+    with pytest.raises(ConfigError, match="listed twice"):
+        inference.ensemble_runs([names_run[0].run_id] * 2, runs_dir=runs)
+    with pytest.raises(ConfigError, match="at least two runs"):
+        inference.ensemble_runs([names_run[0].run_id], runs_dir=runs)
+    with pytest.raises(ConfigError, match="is a forecast run"):
+        inference.ensemble_runs([str(finished[0].run_dir), names_run[0].run_id], runs_dir=runs)
+
+
+def test_ensemble_cli_prints_and_writes(names_run, second_names_run, cli):
+    import json
+
+    _, runs = names_run
+    out = cli("ensemble", names_run[0].run_id, second_names_run.run_id, "--runs-dir", str(runs),
+              "-o", "ens.json")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split()[:3] == ["test", "accuracy", "f1_macro"]
+    assert lines[3].startswith("ensemble")
+    written = json.loads((cli.cwd / "ens.json").read_text())
+    assert float(lines[3].split()[1]) == pytest.approx(written["ensemble"]["accuracy"], abs=1e-3)

@@ -290,6 +290,29 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_ensemble(args) -> int:
+    from .experiment import write_json
+    from .inference import ensemble_runs
+
+    result = ensemble_runs(args.runs, args.split, runs_dir=args.runs_dir,
+                           data_dir=args.data_dir, download=args.download)
+    rows = list(result["members"].items()) + [("ensemble", result["ensemble"])]
+    keys = [k for k in result["ensemble"] if k != "loss"] + ["loss"]
+    width = max(len(name) for name, _ in rows) + 2
+    print(f"{args.split:<{width}}" + "".join(f"{k:>12}" for k in keys))
+    for name, metrics in rows:
+        print(f"{name:<{width}}" + "".join(f"{_fmt(metrics[k]):>12}" for k in keys))
+    seen = result.get("seen_in_train")
+    if seen and seen["accuracy_seen"] is not None and seen["accuracy_unseen"] is not None:
+        print(f"ensemble: accuracy {seen['accuracy_seen']:.3f} on the {seen['share']:.1%} of "
+              f"test sequences that also occur in training, {seen['accuracy_unseen']:.3f} "
+              "on the rest")
+    if args.output:
+        write_json(result, Path(args.output))
+        print(f"written to {args.output}")
+    return 0
+
+
 def cmd_export(args) -> int:
     from .inference import export_run
 
@@ -480,6 +503,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download", action="store_true", help="download missing data files")
     common(p)
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "ensemble", help="average the class probabilities of several classify runs",
+        description="Load the best checkpoint of each classify run, average their predicted "
+        "probabilities on a split and report the members' metrics beside the ensemble's. "
+        "The runs must share their test rows: train them with one data.split_seed, e.g. "
+        "rnnlab run names_bilstm --seed 1 (the names presets fix data.split_seed: 0).")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run ids, unique prefixes or folders")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("-o", "--output", help="also write the figures to this JSON file")
+    p.add_argument("--download", action="store_true", help="download missing data files")
+    common(p)
+    p.set_defaults(func=cmd_ensemble)
 
     p = sub.add_parser("export", help="write a run's model as state_dict, TorchScript or ONNX",
                        description="Export the model of a run (best checkpoint). Scratch "

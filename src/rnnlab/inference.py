@@ -101,6 +101,47 @@ def metrics_agree(computed: dict, stored: dict, rel: float = 1e-6) -> bool:
                for k, v in stored.items() if isinstance(v, (int, float)))
 
 
+def ensemble_runs(refs: list[str], split: str = "test", **kwargs) -> dict:
+    """Average the class probabilities of several classify runs on one split.
+
+    The runs must have been evaluated on the same rows (train them with one
+    ``data.split_seed``); each may differ in seed, model or settings. Returns the
+    members' own metrics and the ensemble's, with its seen-in-train split of accuracy.
+    """
+    if len(refs) < 2:
+        raise ConfigError(f"an ensemble needs at least two runs, got {len(refs)}")
+    members, probs, first, key = {}, None, None, None
+    for ref in refs:
+        run = load_run(ref, **kwargs)
+        if run.cfg.task != "classify":
+            raise ConfigError(f"run {run.run_id} is a {run.cfg.task} run; ensembles average "
+                              "the class probabilities of classify runs")
+        if split not in run.task.splits():
+            raise ConfigError(f"split {split!r} does not exist for run {run.run_id}; "
+                              f"it has {', '.join(run.task.splits())}")
+        if run.run_id in members:
+            raise ConfigError(f"run {run.run_id} is listed twice")
+        if first is None:
+            first, key = run, run.task.fingerprint(split)
+        elif run.task.fingerprint(split) != key:
+            raise ConfigError(f"runs {first.run_id} and {run.run_id} were not evaluated on the "
+                              f"same {split} rows (different data, data.split, data.limit or "
+                              "data.split_seed); train the members with one data.split_seed")
+        logits = run.task.logits(run.model, split)
+        truth = run.task.parts[split].labels.numpy()
+        members[run.run_id] = run.task._metrics(truth, logits)
+        p = torch.softmax(logits.double(), dim=1)
+        probs = p if probs is None else probs + p
+    mean = probs / len(members)
+    truth = first.task.parts[split].labels.numpy()
+    # log of the averaged probabilities: the ensemble's cross-entropy is its own
+    metrics = first.task._metrics(truth, mean.clamp_min(1e-300).log().float())
+    out = {"split": split, "members": members, "ensemble": metrics}
+    if split == "test":
+        out["seen_in_train"] = first.task.seen_in_train(truth, mean.argmax(1).numpy())
+    return out
+
+
 # ---------------------------------------------------------------- export
 
 def to_torch_layers(model: nn.Module) -> nn.Module:

@@ -77,6 +77,9 @@ class ClassifyData:
         [0.8, 0.1, 0.1], "train/val/test ratios: names and labelled_csv stratified by class "
         "(seeded); checkins chronological per user, before windowing (reviews use the "
         "report's i % 5 rule)")
+    split_seed: int | None = option(
+        None, "seed of the split and of data.limit's subset; empty = the run's seed. Set it "
+        "to compare or ensemble runs with different seeds on the same test rows", ge=0)
     max_length: int = option(100, "longest sequence kept (reviews: words incl. <s> and </s>; "
                              "names: letters; checkins: check-ins; labelled_csv: tokens); "
                              "longer ones are cut", ge=2)
@@ -287,6 +290,7 @@ class ClassifyTask(Task):
         super().__init__(cfg, data_dir, download, device)
         d, m = cfg.data, cfg.model
         self.monitor = f"val_{d.monitor}"
+        self.split_seed = cfg.seed if d.split_seed is None else d.split_seed
         self.pretrained: Tensor | None = None
         self.hours = False
         self.display_classes: list[str] | None = None
@@ -321,7 +325,7 @@ class ClassifyTask(Task):
         limit = self.cfg.data.limit
         if limit is None or limit >= n:
             return np.arange(n)
-        return np.sort(np.random.default_rng(self.cfg.seed).choice(n, limit, replace=False))
+        return np.sort(np.random.default_rng(self.split_seed).choice(n, limit, replace=False))
 
     def _prepare_names(self) -> dict[str, Part]:
         from ..data.sources.names import ALPHABET
@@ -335,7 +339,7 @@ class ClassifyTask(Task):
         flat = np.array([lookup[c] for c in "".join(texts)], dtype=np.int64)[:, None]
         seqs = Ragged.from_lengths(torch.from_numpy(flat),
                                    torch.tensor([len(t) for t in texts]))
-        parts = stratified_split(labels, self.cfg.data.split, self.cfg.seed)
+        parts = stratified_split(labels, self.cfg.data.split, self.split_seed)
         return {k: self._part(seqs, labels, idx) for k, idx in parts.items()}
 
     def _word2vec_sequences(self, tokens: list[list[str]], which: np.ndarray
@@ -373,7 +377,7 @@ class ClassifyTask(Task):
             Path(d.path), d.text_column, d.label_column)
         keep = self._rng_subset(len(texts))
         texts, labels = [texts[i] for i in keep], labels[keep]
-        parts = stratified_split(labels, d.split, self.cfg.seed)
+        parts = stratified_split(labels, d.split, self.split_seed)
         which = np.full(len(labels), "train", dtype=object)
         for name, idx in parts.items():
             which[idx] = name
@@ -427,7 +431,7 @@ class ClassifyTask(Task):
         frame = loader("checkins")(self.data_dir, self.download, city=d.city)
         users = np.sort(frame["userId"].unique())
         if d.limit is not None and d.limit < len(users):
-            users = np.sort(np.random.default_rng(self.cfg.seed).choice(users, d.limit, False))
+            users = np.sort(np.random.default_rng(self.split_seed).choice(users, d.limit, False))
             frame = frame[frame["userId"].isin(users)]
         frame = frame.sort_values(["userId", "time"], kind="stable").reset_index(drop=True)
         counts = frame["venueCategory"].value_counts()
@@ -612,6 +616,19 @@ class ClassifyTask(Task):
         return {"share": float(seen.mean()) if len(seen) else 0.0, "count": int(seen.sum()),
                 "accuracy_seen": float(right[seen].mean()) if seen.any() else None,
                 "accuracy_unseen": float(right[~seen].mean()) if (~seen).any() else None}
+
+    def fingerprint(self, split: str) -> str:
+        """A digest of the split's sequences (as tokens, not ids) and labels: two runs with the
+        same fingerprint were evaluated on the same rows, whatever their vocabularies' order."""
+        import hashlib
+
+        part = self.parts[split]
+        values = part.seqs.values
+        digest = hashlib.sha256(json.dumps(self.classes, ensure_ascii=False).encode())
+        digest.update("\x1f".join(self.vocab[i] for i in values[:, 0].tolist()).encode())
+        for array in (values[:, 1:], part.seqs.lengths, part.labels):
+            digest.update(array.contiguous().numpy().tobytes())
+        return digest.hexdigest()
 
     def figures(self, model, run_dir: Path, history):
         run_dir = Path(run_dir)
