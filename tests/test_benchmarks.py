@@ -1,8 +1,10 @@
 """The benchmark scripts run end to end (tiny sizes; no timing is asserted)."""
 
 import importlib.util
+import shutil
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,3 +35,14 @@ def test_d2l_baseline_shapes():
     for kind in ("rnn", "lstm", "gru"):
         out, h = bench.D2LStyle(kind, 4, 5)(torch.randn(3, 2, 4))
         assert out.shape == (3, 2, 5) and h.shape == (2, 5)
+
+
+@pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
+                    reason="torch.compile on CPU needs a C++ compiler")
+def test_lstm_compile_probe_computes_torch_nn_lstm(capsys):
+    bench = _load("lstm_compile")
+    result = bench.main(["--shape", "4", "3", "5", "6", "--dtype", "float64", "--threads", "1",
+                         "--rounds", "1", "--repeats", "1"])
+    assert result["max_diff"] < 1e-10  # outputs and every gradient, float64
+    assert set(result["ms"]) == {"torch.nn", "compiled", "rnnlab fused"}
+    assert "| compiled |" in capsys.readouterr().out
