@@ -176,11 +176,13 @@ def test_lstm_gate_and_cell_tanh_are_bounded_when_saturated():
     torch.testing.assert_close(out[0], torch.tanh(torch.ones(1, 2)), rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("input_size", [3, 32, 80])  # odd, aligned <= 64, aligned > 64
+# odd narrow, aligned <= 64, aligned > 64, odd wide (dW_ih in padded rows)
+@pytest.mark.parametrize("input_size", [3, 32, 80, 161])
 @pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh"])
 def test_input_gradients_for_each_matmul_orientation(mode, input_size):
     """dX and dW_ih pick the transposed product for input sizes that are not multiples of 16
-    (and dW_ih also up to 64): every branch must equal torch.nn."""
+    (dW_ih also up to 64, and padded rows for wide odd inputs): every branch must equal
+    torch.nn, and the weight gradient lands in .grad as an ordinary contiguous tensor."""
     ours_cls, torch_cls, extra = MAKE[mode]
     ours = ours_cls(input_size, 4, **extra, dtype=DT)
     ref = torch_cls(input_size, 4, **extra, dtype=DT)
@@ -189,3 +191,4 @@ def test_input_gradients_for_each_matmul_orientation(mode, input_size):
     hx = (torch.zeros(1, 3, 4, dtype=DT),) * (2 if mode == "lstm" else 1)
     for u, v in zip(_grads(ours, x, hx, None), _grads(ref, x, hx, None)):
         torch.testing.assert_close(u, v, **TOL)
+    assert ours.weight_ih_l0.grad.is_contiguous()

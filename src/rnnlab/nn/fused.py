@@ -127,16 +127,25 @@ def _project(x: Tensor, w_ih: Tensor, bias: Tensor | None) -> Tensor:
 def _project_grads(dgi: Tensor, x: Tensor, w_ih: Tensor, need: tuple[bool, bool, bool]):
     """Gradients of x, W_ih and b_ih from dL/d(projection): one matmul each over all steps.
 
-    Both dX and dW_ih have rows of input_size floats. When that is not a multiple of 16
-    (one-hot alphabets, 921 traffic columns) MKL runs the transposed product 1.3-2x faster
-    (``(W^T dG^T)^T``, ``(X^T dG)^T``: the same sums, plus one copy); for aligned sizes the
-    direct product is as fast or faster (benchmarks/RESULTS.md)."""
-    odd = x.shape[1] % 16 != 0
+    Both dX and dW_ih have rows of input_size floats. When that is not a multiple of 16,
+    MKL is slow writing them (benchmarks/RESULTS.md): dW_ih is then written into rows
+    padded to a multiple of 16 for wide inputs (traffic's 921 columns: 1.2-1.4x faster,
+    no extra copy; autograd copies the view into ``.grad``), and computed as the
+    transposed product ``(X^T dG)^T`` for narrow ones (one-hot alphabets: 1.2-1.6x
+    faster, the copy is small); dX takes the transposed product ``(W^T dG^T)^T``."""
+    width = x.shape[1]
+    odd = width % 16 != 0
     d_x = d_w = None
     if need[0]:
         d_x = w_ih.t().mm(dgi.t()).t().contiguous() if odd else dgi.mm(w_ih)
     if need[1]:
-        d_w = x.t().mm(dgi).t().contiguous() if odd or x.shape[1] <= 64 else dgi.t().mm(x)
+        if odd and width >= 160:
+            rows = dgi.new_empty(dgi.shape[1], -(-width // 16) * 16)[:, :width]
+            d_w = torch.mm(dgi.t(), x, out=rows)
+        elif odd or width <= 64:
+            d_w = x.t().mm(dgi).t().contiguous()
+        else:
+            d_w = dgi.t().mm(x)
     return d_x, d_w, dgi.sum(0) if need[2] else None
 
 
