@@ -274,3 +274,22 @@ def test_ensemble_cli_prints_and_writes(names_run, second_names_run, cli):
     assert lines[3].startswith("ensemble")
     written = json.loads((cli.cwd / "ens.json").read_text())
     assert float(lines[3].split()[1]) == pytest.approx(written["ensemble"]["accuracy"], abs=1e-3)
+
+
+def test_ensemble_of_a_sweep_over_seeds(cli):
+    (cli.cwd / "tiny.yaml").write_text(
+        "name: tiny\ntask: classify\n"
+        "data: {dataset: names, limit: 6000, split_seed: 0}\n"
+        "model: {kind: gru, hidden_size: 8, embedding: onehot}\n"
+        "train: {epochs: 1, batch_size: 128, lr: 0.01}\n")
+    swept = cli("sweep", "tiny.yaml", "--seeds", "2", "--name", "two", "--no-progress")
+    assert swept.returncode == 0, swept.stderr
+    out = cli("ensemble", "--sweep", "two")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) >= 4 and lines[3].startswith("ensemble")
+    assert lines[1].split()[0] != lines[2].split()[0]  # two different runs
+    nothing = cli("ensemble")
+    assert nothing.returncode == 2 and "--sweep NAME" in nothing.stderr
+    unknown = cli("ensemble", "--sweep", "tow")
+    assert unknown.returncode == 2 and "no sweep 'tow'" in unknown.stderr

@@ -290,11 +290,27 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def _sweep_run_ids(runs_dir, name: str) -> list[str]:
+    """The finished runs of the stored sweep ``name``, in point order."""
+    from .experiment import DB_NAME
+    from .store import Store
+    from .sweep import from_store, sweep_runs
+
+    store = Store(Path(runs_dir) / DB_NAME)
+    return [r["id"] for r in sweep_runs(store, from_store(store, name))
+            if r["status"] == "finished"]
+
+
 def cmd_ensemble(args) -> int:
     from .experiment import write_json
     from .inference import ensemble_runs
 
-    result = ensemble_runs(args.runs, args.split, runs_dir=args.runs_dir,
+    refs = list(args.runs)
+    if args.sweep:
+        refs += _sweep_run_ids(args.runs_dir, args.sweep)
+    if not refs:
+        raise ConfigError("name the runs to average (RUN RUN ...) or a sweep (--sweep NAME)")
+    result = ensemble_runs(refs, args.split, runs_dir=args.runs_dir,
                            data_dir=args.data_dir, download=args.download)
     rows = list(result["members"].items()) + [("ensemble", result["ensemble"])]
     keys = [k for k in result["ensemble"] if k != "loss"] + ["loss"]
@@ -509,8 +525,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Load the best checkpoint of each classify run, average their predicted "
         "probabilities on a split and report the members' metrics beside the ensemble's. "
         "The runs must share their test rows: train them with one data.split_seed, e.g. "
-        "rnnlab run names_bilstm --seed 1 (the names presets fix data.split_seed: 0).")
-    p.add_argument("runs", nargs="+", metavar="RUN", help="run ids, unique prefixes or folders")
+        "rnnlab run names_bilstm --seed 1 (the names presets fix data.split_seed: 0), or "
+        "one sweep: rnnlab sweep names_bilstm --seeds 5 --name names5, then rnnlab ensemble "
+        "--sweep names5.")
+    p.add_argument("runs", nargs="*", metavar="RUN", help="run ids, unique prefixes or folders")
+    p.add_argument("--sweep", metavar="NAME", help="also every finished run of this sweep")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.add_argument("-o", "--output", help="also write the figures to this JSON file")
     p.add_argument("--download", action="store_true", help="download missing data files")
