@@ -125,8 +125,9 @@ def ensemble_runs(refs: list[str], split: str = "test", **kwargs) -> dict:
             first, key = run, run.task.fingerprint(split)
         elif run.task.fingerprint(split) != key:
             raise ConfigError(f"runs {first.run_id} and {run.run_id} were not evaluated on the "
-                              f"same {split} rows (different data, data.split, data.limit or "
-                              "data.split_seed); train the members with one data.split_seed")
+                              f"same {split} rows (different data, data.split, data.limit, "
+                              "data.split_seed or preprocessing such as data.max_length); "
+                              "train the members on one data config with one data.split_seed")
         logits = run.task.logits(run.model, split)
         truth = run.task.parts[split].labels.numpy()
         members[run.run_id] = run.task._metrics(truth, logits)
