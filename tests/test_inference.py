@@ -247,6 +247,10 @@ def test_ensemble_averages_the_members_probabilities(names_run, second_names_run
     assert result["ensemble"]["loss"] == pytest.approx(nll, rel=1e-5)
     seen = result["seen_in_train"]
     assert 0 < seen["share"] < 1 and seen["count"] > 0
+    cm = np.array(result["confusion_matrix"])  # rows: truth, columns: the ensemble's argmax
+    assert cm.sum() == len(truth) and np.trace(cm) / len(truth) == pytest.approx(expected)
+    assert [cm[i].sum() for i in range(len(cm))] == [
+        result["per_class"][name]["support"] for name in result["classes"]]
 
 
 def test_ensemble_refuses_what_it_cannot_average(names_run, finished):
@@ -267,13 +271,17 @@ def test_ensemble_cli_prints_and_writes(names_run, second_names_run, cli):
 
     _, runs = names_run
     out = cli("ensemble", names_run[0].run_id, second_names_run.run_id, "--runs-dir", str(runs),
-              "-o", "ens.json")
+              "-o", "ens.json", "--figures", "figs")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].split()[:3] == ["test", "accuracy", "f1_macro"]
     assert lines[3].startswith("ensemble")
     written = json.loads((cli.cwd / "ens.json").read_text())
     assert float(lines[3].split()[1]) == pytest.approx(written["ensemble"]["accuracy"], abs=1e-3)
+    for name in ("confusion.png", "per_class_f1.png"):
+        assert (cli.cwd / "figs" / name).stat().st_size > 1000
+    saved = np.loadtxt(cli.cwd / "figs" / "confusion.csv", delimiter=",")
+    assert saved.tolist() == written["confusion_matrix"]
 
 
 def test_ensemble_of_a_sweep_over_seeds(cli):

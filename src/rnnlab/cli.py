@@ -310,7 +310,7 @@ def cmd_ensemble(args) -> int:
         refs += _sweep_run_ids(args.runs_dir, args.sweep)
     if not refs:
         raise ConfigError("name the runs to average (RUN RUN ...) or a sweep (--sweep NAME)")
-    result = ensemble_runs(refs, args.split, runs_dir=args.runs_dir,
+    result = ensemble_runs(refs, args.split, args.figures, runs_dir=args.runs_dir,
                            data_dir=args.data_dir, download=args.download)
     rows = list(result["members"].items()) + [("ensemble", result["ensemble"])]
     keys = [k for k in result["ensemble"] if k != "loss"] + ["loss"]
@@ -326,6 +326,8 @@ def cmd_ensemble(args) -> int:
     if args.output:
         write_json(result, Path(args.output))
         print(f"written to {args.output}")
+    if args.figures:
+        print(f"figures: {', '.join(result['figures'])}")
     return 0
 
 
@@ -531,7 +533,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="*", metavar="RUN", help="run ids, unique prefixes or folders")
     p.add_argument("--sweep", metavar="NAME", help="also every finished run of this sweep")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
-    p.add_argument("-o", "--output", help="also write the figures to this JSON file")
+    p.add_argument("-o", "--output", help="also write the metrics, per-class table and "
+                   "confusion matrix to this JSON file")
+    p.add_argument("--figures", metavar="DIR", help="write the ensemble's confusion.png, "
+                   "per_class_f1.png and confusion.csv into this folder")
     p.add_argument("--download", action="store_true", help="download missing data files")
     common(p)
     p.set_defaults(func=cmd_ensemble)

@@ -101,12 +101,15 @@ def metrics_agree(computed: dict, stored: dict, rel: float = 1e-6) -> bool:
                for k, v in stored.items() if isinstance(v, (int, float)))
 
 
-def ensemble_runs(refs: list[str], split: str = "test", **kwargs) -> dict:
+def ensemble_runs(refs: list[str], split: str = "test", figures_dir: str | Path | None = None,
+                  **kwargs) -> dict:
     """Average the class probabilities of several classify runs on one split.
 
     The runs must have been evaluated on the same rows (train them with one
     ``data.split_seed``); each may differ in seed, model or settings. Returns the
-    members' own metrics and the ensemble's, with its seen-in-train split of accuracy.
+    members' own metrics and the ensemble's, its per-class table and confusion matrix,
+    and on test its seen-in-train split of accuracy; ``figures_dir`` also gets the
+    ensemble's confusion.csv, confusion.png and per_class_f1.png.
     """
     if len(refs) < 2:
         raise ConfigError(f"an ensemble needs at least two runs, got {len(refs)}")
@@ -137,9 +140,15 @@ def ensemble_runs(refs: list[str], split: str = "test", **kwargs) -> dict:
     truth = first.task.parts[split].labels.numpy()
     # log of the averaged probabilities: the ensemble's cross-entropy is its own
     metrics = first.task._metrics(truth, mean.clamp_min(1e-300).log().float())
-    out = {"split": split, "members": members, "ensemble": metrics}
+    pred = mean.argmax(1).numpy()
+    tables, cm = first.task.class_tables(truth, pred)
+    out = {"split": split, "members": members, "ensemble": metrics, **tables}
     if split == "test":
-        out["seen_in_train"] = first.task.seen_in_train(truth, mean.argmax(1).numpy())
+        out["seen_in_train"] = first.task.seen_in_train(truth, pred)
+    if figures_dir is not None:
+        Path(figures_dir).mkdir(parents=True, exist_ok=True)
+        out["figures"] = [str(p) for p in first.task.confusion_figures(truth, pred, cm,
+                                                                         Path(figures_dir))]
     return out
 
 

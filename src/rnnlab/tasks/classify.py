@@ -589,18 +589,23 @@ class ClassifyTask(Task):
         truth = self.parts["test"].labels.numpy()
         logits = self.logits(model, "test")
         pred = logits.argmax(1).numpy()
+        tables, cm = self.class_tables(truth, pred)
+        self._test = (truth, pred, cm)
+        return {"test": self._metrics(truth, logits), "baselines": self.baselines("test"),
+                **tables, "seen_in_train": self.seen_in_train(truth, pred)}
+
+    def class_tables(self, truth: np.ndarray, pred: np.ndarray) -> tuple[dict, np.ndarray]:
+        """Per-class precision / recall / F1 / support (and, up to 30 classes, the confusion
+        matrix) for summary.json, and the confusion matrix itself."""
         labels = np.arange(len(self.classes))
         p, r, f, s = precision_recall_fscore_support(truth, pred, labels=labels, zero_division=0)
         cm = confusion_matrix(truth, pred, labels=labels)
-        self._test = (truth, pred, cm)
         per_class = {name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
                             "support": int(s[i])} for i, name in enumerate(self.classes)}
-        report = {"test": self._metrics(truth, logits), "baselines": self.baselines("test"),
-                  "classes": self.classes, "per_class": per_class,
-                  "seen_in_train": self.seen_in_train(truth, pred)}
+        tables = {"classes": self.classes, "per_class": per_class}
         if len(self.classes) <= 30:
-            report["confusion_matrix"] = cm.tolist()
-        return report
+            tables["confusion_matrix"] = cm.tolist()
+        return tables, cm
 
     def seen_in_train(self, truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
         """Accuracy on the test sequences whose exact tokens also occur in training, and on
@@ -636,18 +641,24 @@ class ClassifyTask(Task):
         paths.append(figures.classification_curves(history, run_dir / "metrics.png"))
         if self._test is None:
             self.test_report(model)
-        truth, pred, cm = self._test
+        return paths + self.confusion_figures(*self._test, run_dir)
+
+    def confusion_figures(self, truth: np.ndarray, pred: np.ndarray, cm: np.ndarray,
+                          out_dir: Path) -> list[Path]:
+        """confusion.csv, confusion.png (row-normalised) and per_class_f1.png in ``out_dir``."""
+        out_dir = Path(out_dir)
         names = self.display_classes or self.classes
-        np.savetxt(run_dir / "confusion.csv", cm, fmt="%d", delimiter=",")
+        np.savetxt(out_dir / "confusion.csv", cm, fmt="%d", delimiter=",")
+        paths = []
         shown = np.arange(len(names))
         if len(names) > 30:  # the 30 most frequent test classes keep the heatmap readable
             shown = np.sort(np.argsort(-cm.sum(1), kind="stable")[:30])
         paths.append(figures.confusion_heatmap(cm[np.ix_(shown, shown)],
                                                [names[i] for i in shown],
-                                               run_dir / "confusion.png"))
+                                               out_dir / "confusion.png"))
         f1 = f1_score(truth, pred, labels=shown, average=None, zero_division=0)
         paths.append(figures.per_class_bars([names[i] for i in shown], f1,
-                                            run_dir / "per_class_f1.png"))
+                                            out_dir / "per_class_f1.png"))
         return paths
 
     # -- use a trained model
