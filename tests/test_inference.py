@@ -262,8 +262,29 @@ def test_ensemble_refuses_what_it_cannot_average(names_run, finished):
         inference.ensemble_runs([names_run[0].run_id] * 2, runs_dir=runs)
     with pytest.raises(ConfigError, match="at least two runs"):
         inference.ensemble_runs([names_run[0].run_id], runs_dir=runs)
-    with pytest.raises(ConfigError, match="is a forecast run"):
+    with pytest.raises(ConfigError, match="averages runs of one task"):
         inference.ensemble_runs([str(finished[0].run_dir), names_run[0].run_id], runs_dir=runs)
+
+
+def test_ensemble_of_forecast_runs_averages_their_predictions(finished):
+    result, runs = finished
+    cfg = toy_config(epochs=1)
+    cfg.model.kind = "gru"  # another model on the same windows
+    other = experiment.run(cfg, runs_dir=runs, progress=False)
+    ids = [result.run_id, other.run_id]
+    ens = inference.ensemble_runs(ids, "test", runs_dir=runs)
+    loaded = [inference.load_run(i, runs_dir=runs) for i in ids]
+    for run in loaded:
+        assert inference.metrics_agree(ens["members"][run.run_id], run.summary["test"])
+    with torch.no_grad():
+        mean = sum(r.task.predict(r.model, "test") for r in loaded) / 2
+    truth = loaded[0].task.windows["test"]["y_raw"].numpy()
+    assert ens["ensemble"]["rmse"] == pytest.approx(np.sqrt(np.mean((mean - truth) ** 2)))
+    assert ens["ensemble"]["mae"] == pytest.approx(np.mean(np.abs(mean - truth)))
+    assert "rmse@2" in ens["ensemble"]  # per horizon, as in a run's summary
+    assert ens["baselines"] == loaded[0].summary["baselines"]
+    with pytest.raises(ConfigError, match="leave it out for forecast runs"):
+        inference.ensemble_runs(ids, "test", figures_dir="figs", runs_dir=runs)
 
 
 def test_ensemble_cli_prints_and_writes(names_run, second_names_run, cli):

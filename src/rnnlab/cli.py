@@ -312,12 +312,14 @@ def cmd_ensemble(args) -> int:
         raise ConfigError("name the runs to average (RUN RUN ...) or a sweep (--sweep NAME)")
     result = ensemble_runs(refs, args.split, args.figures, runs_dir=args.runs_dir,
                            data_dir=args.data_dir, download=args.download)
-    rows = list(result["members"].items()) + [("ensemble", result["ensemble"])]
-    keys = [k for k in result["ensemble"] if k != "loss"] + ["loss"]
+    rows = (list(result["members"].items()) + [("ensemble", result["ensemble"])]
+            + list(result.get("baselines", {}).items()))
+    # per-step (rmse@3) and top-k columns stay in the JSON, as in a run's summary
+    keys = [k for k in result["ensemble"] if k != "loss" and "@" not in k] + ["loss"]
     width = max(len(name) for name, _ in rows) + 2
     print(f"{args.split:<{width}}" + "".join(f"{k:>12}" for k in keys))
     for name, metrics in rows:
-        print(f"{name:<{width}}" + "".join(f"{_fmt(metrics[k]):>12}" for k in keys))
+        print(f"{name:<{width}}" + "".join(f"{_fmt(metrics.get(k, '')):>12}" for k in keys))
     seen = result.get("seen_in_train")
     if seen and seen["accuracy_seen"] is not None and seen["accuracy_unseen"] is not None:
         print(f"ensemble: accuracy {seen['accuracy_seen']:.3f} on the {seen['share']:.1%} of "
@@ -523,10 +525,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser(
-        "ensemble", help="average the class probabilities of several classify runs",
-        description="Load the best checkpoint of each classify run, average their predicted "
-        "probabilities on a split and report the members' metrics beside the ensemble's. "
-        "The runs must share their test rows: train them with one data.split_seed, e.g. "
+        "ensemble", help="average several classify runs' probabilities or forecast runs' "
+        "predictions",
+        description="Load the best checkpoint of each run, average their predicted class "
+        "probabilities (classify) or forecasts (forecast, in original units) on a split and "
+        "report the members' metrics beside the ensemble's (forecast: and the baselines). "
+        "The runs must share their test rows: one data config, and for classify one "
+        "data.split_seed, e.g. "
         "rnnlab run names_bilstm --seed 1 (the names presets fix data.split_seed: 0), or "
         "one sweep: rnnlab sweep names_bilstm --seeds 5 --name names5, then rnnlab ensemble "
         "--sweep names5.")

@@ -103,22 +103,31 @@ def metrics_agree(computed: dict, stored: dict, rel: float = 1e-6) -> bool:
 
 def ensemble_runs(refs: list[str], split: str = "test", figures_dir: str | Path | None = None,
                   **kwargs) -> dict:
-    """Average the class probabilities of several classify runs on one split.
+    """Average several runs of one task on one split: classify runs' class probabilities,
+    or forecast runs' predictions (in original units).
 
-    The runs must have been evaluated on the same rows (train them with one
-    ``data.split_seed``); each may differ in seed, model or settings. Returns the
-    members' own metrics and the ensemble's, its per-class table and confusion matrix,
-    and on test its seen-in-train split of accuracy; ``figures_dir`` also gets the
-    ensemble's confusion.csv, confusion.png and per_class_f1.png.
+    The runs must have been evaluated on the same rows (classify: train them with one
+    ``data.split_seed``; forecast: one data config); each may differ in seed, model or
+    settings. Returns the members' own metrics and the ensemble's. Classify adds its
+    per-class table and confusion matrix, on test its seen-in-train split of accuracy, and
+    ``figures_dir`` gets its confusion.csv, confusion.png and per_class_f1.png; forecast
+    adds the baselines (last value, training mean).
     """
     if len(refs) < 2:
         raise ConfigError(f"an ensemble needs at least two runs, got {len(refs)}")
-    members, probs, first, key = {}, None, None, None
+    members, total, first, key = {}, None, None, None
     for ref in refs:
         run = load_run(ref, **kwargs)
-        if run.cfg.task != "classify":
-            raise ConfigError(f"run {run.run_id} is a {run.cfg.task} run; ensembles average "
-                              "the class probabilities of classify runs")
+        task = run.cfg.task
+        if task not in ("classify", "forecast"):
+            raise ConfigError(f"run {run.run_id} is a {task} run; ensembles average classify "
+                              "runs' probabilities or forecast runs' predictions")
+        if first is not None and task != first.cfg.task:
+            raise ConfigError(f"run {run.run_id} is a {task} run and {first.run_id} a "
+                              f"{first.cfg.task} run; an ensemble averages runs of one task")
+        if figures_dir is not None and task != "classify":
+            raise ConfigError("--figures draws a classify ensemble's confusion matrix and "
+                              "per-class F1; leave it out for forecast runs")
         if split not in run.task.splits():
             raise ConfigError(f"split {split!r} does not exist for run {run.run_id}; "
                               f"it has {', '.join(run.task.splits())}")
@@ -131,16 +140,25 @@ def ensemble_runs(refs: list[str], split: str = "test", figures_dir: str | Path 
                               f"same {split} rows (different data, data.split, data.limit, "
                               "data.split_seed or preprocessing such as data.max_length); "
                               "train the members on one data config with one data.split_seed")
-        logits = run.task.logits(run.model, split)
-        truth = run.task.parts[split].labels.numpy()
-        members[run.run_id] = run.task._metrics(truth, logits)
-        p = torch.softmax(logits.double(), dim=1)
-        probs = p if probs is None else probs + p
-    mean = probs / len(members)
+        with torch.no_grad():
+            if task == "classify":
+                logits = run.task.logits(run.model, split)
+                members[run.run_id] = run.task._metrics(run.task.parts[split].labels.numpy(),
+                                                        logits)
+                out = torch.softmax(logits.double(), dim=1).numpy()
+            else:
+                out = run.task.predict(run.model, split)
+                members[run.run_id] = run.task.forecast_metrics(out, split)
+        total = out if total is None else total + out
+    mean = total / len(members)
+    if first.cfg.task == "forecast":
+        return {"split": split, "members": members,
+                "ensemble": first.task.forecast_metrics(mean, split),
+                "baselines": first.task.baselines(split)}
     truth = first.task.parts[split].labels.numpy()
     # log of the averaged probabilities: the ensemble's cross-entropy is its own
-    metrics = first.task._metrics(truth, mean.clamp_min(1e-300).log().float())
-    pred = mean.argmax(1).numpy()
+    metrics = first.task._metrics(truth, torch.from_numpy(mean).clamp_min(1e-300).log().float())
+    pred = mean.argmax(1)
     tables, cm = first.task.class_tables(truth, pred)
     out = {"split": split, "members": members, "ensemble": metrics, **tables}
     if split == "test":

@@ -383,12 +383,25 @@ class ForecastTask(Task):
         return self.scaler.inverse_transform(scaled)
 
     def evaluate(self, model, split):
-        w = self.windows[split]
-        pred = self.predict(model, split)
-        truth = w["y_raw"].numpy()
-        scaled_pred = self.scaler.transform(pred)
-        loss = float(np.mean((scaled_pred - self.scaler.transform(truth)) ** 2))
+        return self.forecast_metrics(self.predict(model, split), split)
+
+    def forecast_metrics(self, pred: np.ndarray, split: str) -> dict[str, float]:
+        """MSE on the scaled values (the training loss) and RMSE/MAE/MAPE in original units of
+        forecasts ``pred`` (as :meth:`predict` returns them) for the windows of ``split``."""
+        truth = self.windows[split]["y_raw"].numpy()
+        loss = float(np.mean((self.scaler.transform(pred) - self.scaler.transform(truth)) ** 2))
         return {"loss": loss, **horizon_metrics(truth, pred)}
+
+    def fingerprint(self, split: str) -> str:
+        """A digest of the split's targets (original units) and their names: two runs with the
+        same fingerprint forecast the same windows."""
+        import hashlib
+
+        digest = hashlib.sha256("\x1f".join(self._target_labels()).encode())
+        truth = self.windows[split]["y_raw"].contiguous().numpy()
+        digest.update(str(truth.shape).encode())
+        digest.update(truth.tobytes())
+        return digest.hexdigest()
 
     def _baseline_forecasts(self, split: str) -> dict[str, np.ndarray]:
         w = self.windows[split]
