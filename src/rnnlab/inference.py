@@ -137,9 +137,10 @@ def ensemble_runs(refs: list[str], split: str = "test", figures_dir: str | Path 
             first, key = run, run.task.fingerprint(split)
         elif run.task.fingerprint(split) != key:
             raise ConfigError(f"runs {first.run_id} and {run.run_id} were not evaluated on the "
-                              f"same {split} rows (different data, data.split, data.limit, "
-                              "data.split_seed or preprocessing such as data.max_length); "
-                              "train the members on one data config with one data.split_seed")
+                              f"same {split} rows (their data, split or preprocessing differ: "
+                              "data.split, data.limit, data.split_seed, data.max_length, "
+                              "windows, ...); train the members on one data config"
+                              + (" with one data.split_seed" if task == "classify" else ""))
         with torch.no_grad():
             if task == "classify":
                 logits = run.task.logits(run.model, split)
