@@ -10,6 +10,17 @@ from pathlib import Path
 import pytest
 
 
+def pytest_configure(config):
+    """Under pytest-xdist (``-n 2``) each worker uses one torch thread, and the CLI runs it
+    starts inherit that: two workers with two threads each on a 2-core box oversubscribe
+    it, and the spinning OpenMP threads slow every run down several times."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
 @pytest.fixture(scope="session")
 def real_data() -> Path:
     """The folder of real datasets ($RNNLAB_DATA), laid out as ../shared/datasets.
