@@ -142,3 +142,67 @@ def test_scratch_and_torch_train_identically(tmp_path):
         runs.append(experiment.run(cfg, runs_dir=tmp_path, progress=False))
     assert runs[1].history["train_loss"].iloc[0] == pytest.approx(runs[0].history["train_loss"].iloc[0],
                                                              rel=1e-4)
+
+
+def test_ema_keeps_the_moving_average_of_the_weights(tmp_path, monkeypatch):
+    """train.ema: best.pt holds e_1 = w_1, e_k = d e_(k-1) + (1 - d) w_k over the optimiser
+    steps, taken at the best epoch, and validation is scored with those weights."""
+    from rnnlab import train
+
+    decay, snapshots, made = 0.8, [], train.make_optimizer
+
+    def recording_optimizer(params, cfg):
+        opt = made(params, cfg)
+        step = opt.step
+
+        def step_and_record(*args, **kwargs):
+            out = step(*args, **kwargs)
+            snapshots.append([p.detach().clone() for p in params])
+            return out
+
+        opt.step = step_and_record
+        return opt
+
+    monkeypatch.setattr(train, "make_optimizer", recording_optimizer)
+    cfg = toy_config(epochs=3, ema=decay)
+    result = experiment.run(cfg, runs_dir=tmp_path, progress=False)
+    steps = len(snapshots) // 3
+    assert steps * 3 == len(snapshots) and steps > 1
+    expected, averages = None, []
+    for k, weights in enumerate(snapshots, 1):
+        expected = weights if expected is None else [
+            decay * e + (1 - decay) * w for e, w in zip(expected, weights)]
+        if k % steps == 0:
+            averages.append(expected)
+    best = torch.load(result.run_dir / "best.pt", weights_only=True)
+    kept = [v for v in best["model"].values()]
+    want = averages[result.summary["best_epoch"] - 1]
+    assert len(kept) == len(want)
+    for got, exp in zip(kept, want):
+        torch.testing.assert_close(got, exp, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(kept[0], snapshots[steps * result.summary["best_epoch"] - 1][0])
+    # the validation loss of the best epoch is that of the averaged weights
+    task, model = experiment.prepare(cfg)
+    model.load_state_dict(best["model"])
+    row = result.history.iloc[result.summary["best_epoch"] - 1]
+    assert task.evaluate(model, "val")["loss"] == pytest.approx(row["val_loss"], rel=1e-6)
+
+
+def test_ema_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    cfg = toy_config(epochs=4, ema=0.9)
+    straight = experiment.run(cfg, runs_dir=tmp_path / "a", progress=False)
+    original = ForecastTask.train_batches
+
+    def interrupt_at_epoch_3(self, epoch):
+        if epoch == 3:
+            raise KeyboardInterrupt
+        return original(self, epoch)
+
+    monkeypatch.setattr(ForecastTask, "train_batches", interrupt_at_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        experiment.run(cfg, runs_dir=tmp_path / "b", progress=False)
+    monkeypatch.setattr(ForecastTask, "train_batches", original)
+    (row,) = Store(tmp_path / "b" / "rnnlab.db").list_runs()
+    resumed = experiment.resume(row["id"], runs_dir=tmp_path / "b", progress=False)
+    assert resumed.summary["test"] == straight.summary["test"]
+    assert list(resumed.history["val_loss"]) == list(straight.history["val_loss"])

@@ -82,6 +82,9 @@ class TrainConfig:
     patience: int | None = option(None, "stop after this many epochs without improvement", ge=1)
     grad_warn: float = option(1e3, "warn when the gradient norm (before clipping) exceeds this",
                               gt=0)
+    ema: float | None = option(None, "evaluate and keep an exponential moving average of the "
+                               "weights, updated after every step with this decay (e.g. 0.999)",
+                               gt=0, lt=1)
 
 
 @dataclass

@@ -5,7 +5,8 @@ and metrics per epoch. After every epoch it writes ``last.pt`` (atomically:
 a crash never leaves half a checkpoint) holding everything needed to continue
 exactly where it stopped, and ``best.pt`` whenever the monitored validation
 metric improves. Shuffling depends only on (seed, epoch) and the random state is
-checkpointed, so a resumed run reproduces an uninterrupted one.
+checkpointed, so a resumed run reproduces an uninterrupted one. With ``train.ema``
+the model is evaluated, and ``best.pt`` written, with a moving average of its weights.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from .config import RunConfig, TrainConfig
@@ -109,6 +111,10 @@ def fit(task: Task, model: nn.Module, cfg: RunConfig, run_dir: Path, *, resume: 
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = make_optimizer(params, t)
     scheduler = make_scheduler(optimizer, t)
+    # the averaged copy is what is evaluated and kept as best.pt (same keys as the model)
+    ema = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(t.ema), use_buffers=True)
+           if t.ema else None)
+    judged = ema.module if ema is not None else model
     result = FitResult()
     bad_epochs, start = 0, 1
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
@@ -118,6 +124,11 @@ def fit(task: Task, model: nn.Module, cfg: RunConfig, run_dir: Path, *, resume: 
         optimizer.load_state_dict(ckpt["optimizer"])
         if scheduler is not None and ckpt.get("scheduler"):
             scheduler.load_state_dict(ckpt["scheduler"])
+        if ema is not None:
+            if not ckpt.get("ema"):
+                raise DataError(f"{last_path} was written without train.ema; resume with the "
+                                "run's own config or start a new run.")
+            ema.load_state_dict(ckpt["ema"])
         torch.set_rng_state(ckpt["rng"])
         result = FitResult(ckpt["history"], ckpt["best_epoch"], ckpt["best_value"],
                            ckpt["train_seconds"], warnings=ckpt.get("warnings", []))
@@ -147,13 +158,15 @@ def fit(task: Task, model: nn.Module, cfg: RunConfig, run_dir: Path, *, resume: 
                     nn.utils.clip_grads_with_norm_(params, t.clip, norm)
                 norms.append(norm)
                 optimizer.step()
+                if ema is not None:
+                    ema.update_parameters(model)
                 total += loss.item() * n
                 items += n
             seconds = time.perf_counter() - began
             row = {"epoch": epoch, **task.train_metrics(total / max(items, 1), items, seconds),
                    "lr": optimizer.param_groups[0]["lr"], "epoch_seconds": seconds}
             row.update({f"{eval_split}_{k}": v
-                        for k, v in task.evaluate(model, eval_split).items()})
+                        for k, v in task.evaluate(judged, eval_split).items()})
         except (RuntimeError, MemoryError) as err:
             if not _out_of_memory(err):
                 raise
@@ -178,7 +191,7 @@ def fit(task: Task, model: nn.Module, cfg: RunConfig, run_dir: Path, *, resume: 
         if monitor is None or _improved(value, result.best_value, task.monitor_mode):
             result.best_epoch, result.best_value = epoch, value
             bad_epochs = 0
-            save_atomic({"epoch": epoch, "model": model.state_dict()}, best_path)
+            save_atomic({"epoch": epoch, "model": judged.state_dict()}, best_path)
         else:
             bad_epochs += 1
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -191,6 +204,7 @@ def fit(task: Task, model: nn.Module, cfg: RunConfig, run_dir: Path, *, resume: 
         save_atomic({"format": CHECKPOINT_FORMAT, "epoch": epoch, "model": model.state_dict(),
                      "optimizer": optimizer.state_dict(),
                      "scheduler": scheduler.state_dict() if scheduler else None,
+                     "ema": ema.state_dict() if ema is not None else None,
                      "rng": torch.get_rng_state(), "history": result.history,
                      "best_epoch": result.best_epoch, "best_value": result.best_value,
                      "bad_epochs": bad_epochs, "train_seconds": result.train_seconds,
