@@ -203,6 +203,7 @@ def test_ema_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
         experiment.run(cfg, runs_dir=tmp_path / "b", progress=False)
     monkeypatch.setattr(ForecastTask, "train_batches", original)
     (row,) = Store(tmp_path / "b" / "rnnlab.db").list_runs()
+    assert row["status"] == "interrupted"
     resumed = experiment.resume(row["id"], runs_dir=tmp_path / "b", progress=False)
     assert resumed.summary["test"] == straight.summary["test"]
     assert list(resumed.history["val_loss"]) == list(straight.history["val_loss"])
