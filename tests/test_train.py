@@ -55,8 +55,9 @@ def test_same_seed_same_numbers(tmp_path):
     assert a.summary["test"] == b.summary["test"]
 
 
-def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
-    cfg = toy_config(epochs=5)
+@pytest.mark.parametrize("ema", [None, 0.9])  # with train.ema, last.pt carries the average
+def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, ema):
+    cfg = toy_config(epochs=5, ema=ema)
     cfg.model.dropout = 0.3  # dropout draws random numbers: the RNG state must be restored
     cfg.model.num_layers = 2
     straight = experiment.run(cfg, runs_dir=tmp_path / "a", progress=False)
@@ -80,6 +81,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypat
     resumed = experiment.resume(row["id"], runs_dir=tmp_path / "b", progress=False)
     assert resumed.summary["test"] == straight.summary["test"]
     assert list(resumed.history["train_loss"]) == list(straight.history["train_loss"])
+    assert list(resumed.history["val_loss"]) == list(straight.history["val_loss"])
     a = torch.load(straight.run_dir / "best.pt", weights_only=True)["model"]
     b = torch.load(resumed.run_dir / "best.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -187,23 +189,3 @@ def test_ema_keeps_the_moving_average_of_the_weights(tmp_path, monkeypatch):
     row = result.history.iloc[result.summary["best_epoch"] - 1]
     assert task.evaluate(model, "val")["loss"] == pytest.approx(row["val_loss"], rel=1e-6)
 
-
-def test_ema_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
-    cfg = toy_config(epochs=4, ema=0.9)
-    straight = experiment.run(cfg, runs_dir=tmp_path / "a", progress=False)
-    original = ForecastTask.train_batches
-
-    def interrupt_at_epoch_3(self, epoch):
-        if epoch == 3:
-            raise KeyboardInterrupt
-        return original(self, epoch)
-
-    monkeypatch.setattr(ForecastTask, "train_batches", interrupt_at_epoch_3)
-    with pytest.raises(KeyboardInterrupt):
-        experiment.run(cfg, runs_dir=tmp_path / "b", progress=False)
-    monkeypatch.setattr(ForecastTask, "train_batches", original)
-    (row,) = Store(tmp_path / "b" / "rnnlab.db").list_runs()
-    assert row["status"] == "interrupted"
-    resumed = experiment.resume(row["id"], runs_dir=tmp_path / "b", progress=False)
-    assert resumed.summary["test"] == straight.summary["test"]
-    assert list(resumed.history["val_loss"]) == list(straight.history["val_loss"])
