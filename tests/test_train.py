@@ -189,3 +189,29 @@ def test_ema_keeps_the_moving_average_of_the_weights(tmp_path, monkeypatch):
     row = result.history.iloc[result.summary["best_epoch"] - 1]
     assert task.evaluate(model, "val")["loss"] == pytest.approx(row["val_loss"], rel=1e-6)
 
+
+
+@pytest.mark.parametrize("ema", [None, 0.8])
+def test_test_every_scores_the_weights_validation_scores(tmp_path, ema):
+    """data.test_every logs test metrics every N optimiser steps, from the same weights the
+    epochs are judged by: the moving average under train.ema, else the trained model."""
+    from torch.optim.swa_utils import AveragedModel
+
+    cfg = toy_config(epochs=2, ema=ema)
+    task, model = experiment.prepare(cfg)
+    steps = task.num_train_batches()
+    cfg.data.test_every = steps
+    result = experiment.run(cfg, runs_dir=tmp_path, progress=False)
+    log = np.genfromtxt(result.run_dir / "batch_metrics.csv", delimiter=",", names=True)
+    assert list(log["batch"]) == [steps, 2 * steps]
+    last = torch.load(result.run_dir / "last.pt", weights_only=False)
+    model.load_state_dict(last["model"])
+    judged = model
+    if ema is not None:
+        averaged = AveragedModel(model, use_buffers=True)
+        averaged.load_state_dict(last["ema"])
+        judged = averaged.module
+    want = task.evaluate(judged, "test")
+    assert log["rmse"][-1] == pytest.approx(want["rmse"], rel=1e-6)
+    if ema is not None:  # and not the raw weights
+        assert log["rmse"][-1] != pytest.approx(task.evaluate(model, "test")["rmse"], rel=1e-6)

@@ -160,6 +160,7 @@ def fit(task: Task, model: nn.Module, cfg: RunConfig, run_dir: Path, *, resume: 
                 optimizer.step()
                 if ema is not None:
                     ema.update_parameters(model)
+                task.after_step(judged)
                 total += loss.item() * n
                 items += n
             seconds = time.perf_counter() - began

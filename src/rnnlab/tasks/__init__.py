@@ -69,6 +69,10 @@ class Task:
         """Mean loss of one batch (a tensor to backpropagate) and how many items it covers."""
         raise NotImplementedError
 
+    def after_step(self, judged: nn.Module) -> None:
+        """Called after every optimiser step with the model validation scores (the weight
+        average under ``train.ema``, else the trained model); for periodic logs."""
+
     def train_metrics(self, mean_loss: float, items: int, seconds: float) -> dict[str, float]:
         """Per-epoch training figures derived from the mean loss (e.g. perplexity)."""
         return {"train_loss": mean_loss}

@@ -91,7 +91,8 @@ class ForecastData:
         "min at 5-min steps; empty = all steps of the horizon")
     test_every: int = option(
         0, "also compute RMSE/MAE/MAPE on the test split every N training batches, as the "
-        "slides do (batch_metrics.csv/.png); 0 = off", ge=0)
+        "slides do (batch_metrics.csv/.png), with the weights validation scores (the average "
+        "under train.ema); 0 = off", ge=0)
 
     def check(self) -> None:
         from ..data.sources.files import ARRAYS, PARQUET, TABLES, settle_source
@@ -365,13 +366,16 @@ class ForecastTask(Task):
             yield w["x"][idx].to(self.device), w["y"][idx].to(self.device)
 
     def train_step(self, model, batch):
-        every = self.cfg.data.test_every
-        if every and self._trained and self._trained % every == 0:
-            self.batch_log.append({"batch": self._trained, **self.evaluate(model, "test")})
-            model.train()
-        self._trained += 1
         x, y = batch
         return nn.functional.mse_loss(model(x), y), len(x)
+
+    def after_step(self, judged):
+        self._trained += 1
+        every = self.cfg.data.test_every
+        if every and self._trained % every == 0:
+            was_training = judged.training
+            self.batch_log.append({"batch": self._trained, **self.evaluate(judged, "test")})
+            judged.train(was_training)
 
     @torch.no_grad()
     def predict(self, model: nn.Module, split: str) -> np.ndarray:
