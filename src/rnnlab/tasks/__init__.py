@@ -70,7 +70,7 @@ class Task:
         raise NotImplementedError
 
     def after_step(self, judged: nn.Module) -> None:
-        """Called after every optimiser step with the model validation scores (the weight
+        """Called after every optimiser step with the model that validation scores (the weight
         average under ``train.ema``, else the trained model); for periodic logs."""
 
     def train_metrics(self, mean_loss: float, items: int, seconds: float) -> dict[str, float]:

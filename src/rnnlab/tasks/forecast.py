@@ -91,7 +91,7 @@ class ForecastData:
         "min at 5-min steps; empty = all steps of the horizon")
     test_every: int = option(
         0, "also compute RMSE/MAE/MAPE on the test split every N training batches, as the "
-        "slides do (batch_metrics.csv/.png), with the weights validation scores (the average "
+        "slides do (batch_metrics.csv/.png), with the weights that validation scores (the EMA "
         "under train.ema); 0 = off", ge=0)
 
     def check(self) -> None:
