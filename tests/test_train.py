@@ -190,7 +190,6 @@ def test_ema_keeps_the_moving_average_of_the_weights(tmp_path, monkeypatch):
     assert task.evaluate(model, "val")["loss"] == pytest.approx(row["val_loss"], rel=1e-6)
 
 
-
 @pytest.mark.parametrize("ema", [None, 0.8])
 def test_test_every_scores_the_weights_validation_scores(tmp_path, ema):
     """data.test_every logs test metrics every N optimiser steps, from the same weights the
@@ -204,7 +203,7 @@ def test_test_every_scores_the_weights_validation_scores(tmp_path, ema):
     result = experiment.run(cfg, runs_dir=tmp_path, progress=False)
     log = np.genfromtxt(result.run_dir / "batch_metrics.csv", delimiter=",", names=True)
     assert list(log["batch"]) == [steps, 2 * steps]
-    last = torch.load(result.run_dir / "last.pt", weights_only=False)
+    last = torch.load(result.run_dir / "last.pt", weights_only=True)
     model.load_state_dict(last["model"])
     judged = model
     if ema is not None:
