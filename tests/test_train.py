@@ -60,6 +60,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypat
     cfg = toy_config(epochs=5, ema=ema)
     cfg.model.dropout = 0.3  # dropout draws random numbers: the RNG state must be restored
     cfg.model.num_layers = 2
+    cfg.data.test_every = 5  # the per-batch test log is carried across the resume too
     straight = experiment.run(cfg, runs_dir=tmp_path / "a", progress=False)
 
     original = ForecastTask.train_batches
@@ -85,6 +86,8 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypat
     a = torch.load(straight.run_dir / "best.pt", weights_only=True)["model"]
     b = torch.load(resumed.run_dir / "best.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+    log = (straight.run_dir / "batch_metrics.csv").read_text()
+    assert len(log.splitlines()) > 5 and (resumed.run_dir / "batch_metrics.csv").read_text() == log
     assert store.get_run(row["id"])["status"] == "finished"
 
 

@@ -130,6 +130,7 @@ def fit(task: Task, model: nn.Module, cfg: RunConfig, run_dir: Path, *, resume: 
                                 "run's own config or start a new run.")
             ema.load_state_dict(ckpt["ema"])
         torch.set_rng_state(ckpt["rng"])
+        task.load_state_dict(ckpt.get("task", {}))
         result = FitResult(ckpt["history"], ckpt["best_epoch"], ckpt["best_value"],
                            ckpt["train_seconds"], warnings=ckpt.get("warnings", []))
         bad_epochs, start = ckpt["bad_epochs"], ckpt["epoch"] + 1
@@ -209,7 +210,7 @@ def fit(task: Task, model: nn.Module, cfg: RunConfig, run_dir: Path, *, resume: 
                      "rng": torch.get_rng_state(), "history": result.history,
                      "best_epoch": result.best_epoch, "best_value": result.best_value,
                      "bad_epochs": bad_epochs, "train_seconds": result.train_seconds,
-                     "warnings": result.warnings}, last_path)
+                     "warnings": result.warnings, "task": task.state_dict()}, last_path)
         if on_epoch:
             on_epoch(row)
         bar.set_postfix({k: f"{row[k]:.4g}" for k in ("train_loss", monitor or f"{eval_split}_loss")

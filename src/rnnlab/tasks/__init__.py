@@ -73,6 +73,14 @@ class Task:
         """Called after every optimiser step with the model that validation scores (the weight
         average under ``train.ema``, else the trained model); for periodic logs."""
 
+    def state_dict(self) -> dict[str, Any]:
+        """What the task logs while training (e.g. per-batch metrics), saved in ``last.pt`` at
+        the end of every epoch so that a resumed run carries it on."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` when a run resumes."""
+
     def train_metrics(self, mean_loss: float, items: int, seconds: float) -> dict[str, float]:
         """Per-epoch training figures derived from the mean loss (e.g. perplexity)."""
         return {"train_loss": mean_loss}

@@ -377,6 +377,12 @@ class ForecastTask(Task):
             self.batch_log.append({"batch": self._trained, **self.evaluate(judged, "test")})
             judged.train(was_training)
 
+    def state_dict(self):
+        return {"batch_log": list(self.batch_log)}
+
+    def load_state_dict(self, state):
+        self.batch_log = list(state.get("batch_log", []))
+
     @torch.no_grad()
     def predict(self, model: nn.Module, split: str) -> np.ndarray:
         """Forecasts for every window of ``split`` in original units, (N, horizon, columns)."""
