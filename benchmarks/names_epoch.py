@@ -25,6 +25,8 @@ from rnnlab import nn as rnn
 from rnnlab.data.padding import Ragged, bucket_batches
 from rnnlab.data.sources import names
 from rnnlab.tasks.classify import SequenceClassifier, TokenEncoder, TutorialRNN
+from rnnlab.config import TrainConfig
+from rnnlab.train import make_optimizer
 
 
 def tutorial_epoch(net: TutorialRNN, letters: list[torch.Tensor], labels: torch.Tensor,
@@ -48,7 +50,7 @@ def tutorial_epoch(net: TutorialRNN, letters: list[torch.Tensor], labels: torch.
 def packed_epoch(model: torch.nn.Module, seqs: Ragged, labels: torch.Tensor, batch_size: int,
                  seed: int) -> float:
     """Bucketed, padded + packed batches with Adam, as the classify task trains; seconds."""
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = make_optimizer(model.parameters(), TrainConfig(optimizer="adam", lr=1e-3))
     began = time.perf_counter()
     for idx in bucket_batches(seqs.lengths, batch_size, torch.Generator().manual_seed(seed)):
         packed, _ = seqs.packed(idx)

@@ -217,3 +217,29 @@ def test_test_every_scores_the_weights_validation_scores(tmp_path, ema):
     assert log["rmse"][-1] == pytest.approx(want["rmse"], rel=1e-6)
     if ema is not None:  # and not the raw weights
         assert log["rmse"][-1] != pytest.approx(task.evaluate(model, "test")["rmse"], rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop"])
+def test_optimisers_use_the_fused_step_where_torch_has_one(name):
+    """SGD/Adam/AdamW take torch's fused step (one kernel for all parameters); the weights
+    after a few steps equal those of the per-tensor step to rounding."""
+    from rnnlab import train
+
+    cfg = config.TrainConfig(optimizer=name, lr=0.05, momentum=0.9, weight_decay=0.01)
+    weights = []
+    for fused in (True, False):
+        torch.manual_seed(0)
+        params = [torch.randn(7, 5, dtype=torch.float64, requires_grad=True),
+                  torch.randn(5, dtype=torch.float64, requires_grad=True)]
+        opt = train.make_optimizer(params, cfg)
+        assert bool(opt.defaults.get("fused")) == (name != "rmsprop")
+        if not fused:  # the same optimiser through torch's default (for-each) step
+            for group in opt.param_groups:
+                group["fused"] = None
+        for k in range(5):
+            for p in params:
+                p.grad = torch.sin(p.detach() * (k + 1))
+            opt.step()
+        weights.append([p.detach().clone() for p in params])
+    for a, b in zip(*weights):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

@@ -71,7 +71,9 @@ class TrainConfig:
     epochs: int = option(20, "passes over the training data", ge=1)
     batch_size: int = option(64, "samples per batch", ge=1)
     lr: float = option(1e-3, "learning rate", gt=0)
-    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = option("adam", "optimiser")
+    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = option(
+        "adam", "optimiser; sgd, adam and adamw take torch's fused step (the same update, "
+        "to rounding)")
     momentum: float = option(0.0, "momentum (sgd, rmsprop)", ge=0, lt=1)
     weight_decay: float = option(0.0, "L2 penalty (decoupled for adamw)", ge=0)
     clip: float | None = option(None, "clip the gradient norm to this value", gt=0)
