@@ -30,6 +30,14 @@ def test_rnn_speed_runs_every_impl_and_reports_memory(monkeypatch, capsys):
     assert text.count("\n") == len(rows) + 1 and "tiny (3, 2, 4, 5)" in text
 
 
+def test_matmul_limit_is_measured_for_each_gemm_library():
+    bench = _load("rnn_speed")
+    rates = bench.matmul_rates(torch.device("cpu"), bench._clock("wall", torch.device("cpu")),
+                               n=64, reps=1)
+    expected = {"blas", "onednn"} if torch.backends.mkldnn.is_available() else {"blas"}
+    assert set(rates) == expected and all(r > 0 for r in rates.values())
+
+
 def test_d2l_baseline_shapes():
     bench = _load("rnn_speed")
     for kind in ("rnn", "lstm", "gru"):
