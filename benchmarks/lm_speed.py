@@ -4,7 +4,7 @@ Trains the timemachine preset's network (LSTM 256, one-hot input, batch 32 x 35
 steps, SGD with clipping, state carried across batches) for a few batches with
 each implementation in turn, repeating the rounds so that a busy machine slows
 all of them alike; reports the median tokens/s of each and its ratio to torch.nn,
-and draws them as a bar chart.
+and with --out draws them as a bar chart.
 
     python benchmarks/lm_speed.py --impls scratch torch --batches 20 --rounds 5 \
         --out lm_speed.png
@@ -55,7 +55,7 @@ def main() -> None:
     p.add_argument("--batches", type=int, default=20, help="timed batches per round")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--out", default="lm_speed.png", help="bar chart (PNG); JSON beside it")
+    p.add_argument("--out", help="also draw a bar chart here (PNG) and write the JSON beside it")
     args = p.parse_args()
     cfg = config.load(args.config, overrides=args.set)
     task = LanguageTask(cfg)
@@ -71,6 +71,8 @@ def main() -> None:
               "tokens_per_s": median, "rounds": speeds,
               "ratio_to_torch": {k: v / ref for k, v in median.items()} if ref else None}
     print(json.dumps(result, indent=2))
+    if not args.out:
+        return
     out = Path(args.out)
     figures.bar_chart(list(median), list(median.values()), out, ylabel="tokens / s",
                       title=f"LM training throughput ({result['model']}, "
