@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 
 from rnnlab import nn as rnn
+from rnnlab.config import TrainConfig
 from rnnlab.data.padding import Ragged, bucket_batches
 from rnnlab.data.sources import names
 from rnnlab.tasks.classify import SequenceClassifier, TokenEncoder, TutorialRNN
-from rnnlab.config import TrainConfig
 from rnnlab.train import make_optimizer
 
 

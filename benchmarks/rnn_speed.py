@@ -174,10 +174,14 @@ def matmul_rates(device, clock, n: int = 1024, reps: int = 10) -> dict[str, floa
     if device.type == "cpu" and torch.backends.mkldnn.is_available():
         a_dnn, b_dnn = a.to_mkldnn(), b.t().contiguous().to_mkldnn()
         calls["onednn"] = lambda: torch._C._nn.mkldnn_linear(a_dnn, b_dnn, None)
+    with torch.no_grad():
+        for name, call in list(calls.items()):
+            try:  # warm-up; a torch build without this (internal) oneDNN op times BLAS only
+                call()
+            except (AttributeError, RuntimeError):
+                del calls[name]
     best = dict.fromkeys(calls, float("inf"))
     with torch.no_grad():
-        for call in calls.values():
-            call()
         for _ in range(reps):
             for name, call in calls.items():
                 t = clock()
