@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlab import config, experiment
+from rnnlab import config, experiment, train
 from rnnlab.data import registry
 from rnnlab.data.series import TimeSeries
 from rnnlab.errors import TrainingError
@@ -152,8 +152,6 @@ def test_scratch_and_torch_train_identically(tmp_path):
 def test_ema_keeps_the_moving_average_of_the_weights(tmp_path, monkeypatch):
     """train.ema: best.pt holds e_1 = w_1, e_k = d e_(k-1) + (1 - d) w_k over the optimiser
     steps, taken at the best epoch, and validation is scored with those weights."""
-    from rnnlab import train
-
     decay, snapshots, made = 0.8, [], train.make_optimizer
 
     def recording_optimizer(params, cfg):
@@ -223,8 +221,6 @@ def test_test_every_scores_the_weights_validation_scores(tmp_path, ema):
 def test_optimisers_use_the_fused_step_where_torch_has_one(name):
     """SGD/Adam/AdamW take torch's fused step (one kernel for all parameters); the weights
     after a few steps equal those of the per-tensor step to rounding."""
-    from rnnlab import train
-
     cfg = config.TrainConfig(optimizer=name, lr=0.05, momentum=0.9, weight_decay=0.01)
     weights = []
     for fused in (True, False):
