@@ -1,10 +1,10 @@
-"""The fused fast path (rnnlab.nn.fused): gradcheck of each Function, and agreement with
-the reference loop and torch.nn on the cases it handles specially (packed unsorted input,
-gradients w.r.t. h0/c0, projections)."""
+"""The fused fast path (rnnlab.nn.fused): gradcheck and gradgradcheck of each Function, and
+agreement with the reference loop and torch.nn on the cases it handles specially (packed
+unsorted input, gradients w.r.t. h0/c0, projections)."""
 
 import pytest
 import torch
-from torch.autograd import gradcheck
+from torch.autograd import gradcheck, gradgradcheck
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from rnnlab import nn as rnn
@@ -20,11 +20,8 @@ def _leaf(*shape, gen):
     return torch.randn(*shape, dtype=DT, generator=gen).requires_grad_(True)
 
 
-@pytest.mark.parametrize("layout", SIZES)
-@pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("mode", ["RNN_TANH", "RNN_RELU", "LSTM", "GRU", "LSTM_PROJ"])
-def test_gradcheck_fused_functions(mode, bias, reverse, layout):
+def _function_and_inputs(mode, bias, reverse, layout):
+    """One fused Function and random float64 arguments for it."""
     gen = torch.Generator().manual_seed(1)
     sizes = SIZES[layout]
     hidden, proj = 3, 2
@@ -40,15 +37,47 @@ def test_gradcheck_fused_functions(mode, bias, reverse, layout):
     if mode.startswith("LSTM"):
         c0 = _leaf(sizes[0], hidden, gen=gen)
         w_hr = _leaf(proj, hidden, gen=gen) if mode == "LSTM_PROJ" else None
-        inputs = (x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr, plan)
-        fn = fused.LSTMScan.apply
-    elif mode == "GRU":
-        inputs, fn = (x, w_ih, b_ih, h0, w_hh, b_hh, plan), fused.GRUScan.apply
-    else:
-        # (a relu pre-activation within eps of 0 is vanishingly unlikely with this seed)
-        inputs = (x, w_ih, b_ih, h0, w_hh, b_hh, mode == "RNN_RELU", plan)
-        fn = fused.RNNScan.apply
+        return fused.LSTMScan.apply, (x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr, plan)
+    if mode == "GRU":
+        return fused.GRUScan.apply, (x, w_ih, b_ih, h0, w_hh, b_hh, plan)
+    # (a relu pre-activation within eps of 0 is vanishingly unlikely with this seed)
+    return fused.RNNScan.apply, (x, w_ih, b_ih, h0, w_hh, b_hh, mode == "RNN_RELU", plan)
+
+
+FUNCTION_CASES = pytest.mark.parametrize("mode,bias,reverse,layout", [
+    (m, b, r, lay) for m in ["RNN_TANH", "RNN_RELU", "LSTM", "GRU", "LSTM_PROJ"]
+    for b in [True, False] for r in [False, True] for lay in SIZES])
+
+
+@FUNCTION_CASES
+def test_gradcheck_fused_functions(mode, bias, reverse, layout):
+    fn, inputs = _function_and_inputs(mode, bias, reverse, layout)
     assert gradcheck(fn, inputs, eps=1e-6, atol=1e-7)
+
+
+@FUNCTION_CASES
+def test_gradgradcheck_and_batched_gradcheck_fused_functions(mode, bias, reverse, layout):
+    """Double backward (create_graph) and vmapped backward (is_grads_batched) of each Function:
+    both take the autograd fallback through the reference loop (fast mode: random
+    projections of the Jacobians, about a tenth of the full check's time)."""
+    fn, inputs = _function_and_inputs(mode, bias, reverse, layout)
+    assert gradcheck(fn, inputs, eps=1e-6, atol=1e-7, check_batched_grad=True, fast_mode=True)
+    assert gradgradcheck(fn, inputs, eps=1e-6, atol=1e-7, fast_mode=True)
+
+
+def test_autograd_fallback_gives_an_argument_passed_twice_each_of_its_gradients():
+    """h0 and c0 being one tensor: the create_graph fallback must return dL/dh0 and dL/dc0
+    (autograd adds them), not their sum twice."""
+    gen = torch.Generator().manual_seed(2)
+    x, w_ih, w_hh = _leaf(6, 2, gen=gen), _leaf(12, 2, gen=gen), _leaf(12, 3, gen=gen)
+    s0 = _leaf(2, 3, gen=gen)
+    plan = fused._Plan([2, 2, 2], False)
+    grads = []
+    for create_graph in (False, True):
+        out, h_n, c_n = fused.LSTMScan.apply(x, w_ih, None, s0, s0, w_hh, None, None, plan)
+        loss = out.sum() + h_n.pow(2).sum() + c_n.pow(3).sum()
+        grads.append(torch.autograd.grad(loss, s0, create_graph=create_graph)[0])
+    torch.testing.assert_close(grads[1], grads[0], **TOL)
 
 
 def _grads(module, x, hx, lengths, batch_first=False):

@@ -16,7 +16,9 @@ inputs of all time steps with one matrix multiply before the loop, because only
 the hidden-to-hidden product really depends on the previous step.
 
 A state is always a tuple: ``(h,)`` for RNN and GRU, ``(h, c)`` for LSTM, so one
-time loop serves all three.
+time loop, :func:`scan`, serves all three: it is the reference loop of the layers
+(``fast=False``), and the fused fast path falls back on it where its hand-written
+backward cannot go (second derivatives, batched gradients).
 """
 
 from __future__ import annotations
@@ -78,3 +80,43 @@ STEPS: dict[str, Step] = {
 
 # Number of stacked gate blocks in W_ih / W_hh for each mode.
 GATES: dict[str, int] = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def scan(step: Step, gi: Tensor, sizes: list[int], state: State, w_hh: Tensor,
+         b_hh: Tensor | None, w_hr: Tensor | None, reverse: bool) -> tuple[Tensor, State]:
+    """Run one direction of one layer over time.
+
+    ``gi`` holds the input projections of all steps, time-major, in packed row
+    layout: step t owns rows ``offset[t] : offset[t] + sizes[t]`` (a dense
+    (T, B) batch is the special case ``sizes == [B] * T``). Returns the outputs
+    in the same layout and the final state of every sequence, in batch order.
+    """
+    offsets = [0]
+    for bs in sizes:
+        offsets.append(offsets[-1] + bs)
+    outputs: list[Tensor] = [gi] * len(sizes)  # placeholders, all overwritten
+    if not reverse:
+        finished: list[State] = []  # states of sequences that ended early, kept in order
+        active = sizes[0]
+        for t, bs in enumerate(sizes):
+            if bs < active:  # the last (active - bs) sequences ended at step t - 1
+                finished.append(tuple(s[bs:active] for s in state))
+                state = tuple(s[:bs] for s in state)
+                active = bs
+            state = step(gi[offsets[t]:offsets[t + 1]], state, w_hh, b_hh, w_hr)
+            outputs[t] = state[0]
+        if finished:
+            state = tuple(torch.cat([s, *(f[k] for f in reversed(finished))])
+                          for k, s in enumerate(state))
+    else:
+        initial = state
+        active = sizes[-1]
+        state = tuple(s[:active] for s in initial)
+        for t in range(len(sizes) - 1, -1, -1):
+            bs = sizes[t]
+            if bs > active:  # sequences whose last step is t start here, from h0
+                state = tuple(torch.cat([s, s0[active:bs]]) for s, s0 in zip(state, initial))
+                active = bs
+            state = step(gi[offsets[t]:offsets[t + 1]], state, w_hh, b_hh, w_hr)
+            outputs[t] = state[0]
+    return torch.cat(outputs), state

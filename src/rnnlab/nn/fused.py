@@ -1,6 +1,6 @@
 """Fast path: one layer-direction of RNN / LSTM / GRU as a single autograd Function.
 
-The reference loop (``layers._scan`` over the steps of :mod:`cells`) lets autograd
+The reference loop (``cells.scan`` over the steps of :mod:`cells`) lets autograd
 record every small operation of every step, then replays them backwards one by
 one. Here the whole sequence is one node of the graph:
 
@@ -23,17 +23,28 @@ one. Here the whole sequence is one node of the graph:
   (``dW_hh = dG^T @ H_prev``, ``dW_ih = dG^T @ X``, ``dX = dG @ W_ih``).
 
 Packed sequences run as in torch.nn: the active batch of step t is
-``batch_sizes[t]`` rows, sequences sorted longest first; no masking. The
-backward is not itself differentiable (no double backward); use
-``fast=False`` for that.
+``batch_sizes[t]`` rows, sequences sorted longest first; no masking.
+
+The hand-written backward is neither differentiable nor vmap-safe (it updates
+its buffers in place). So when a backward must itself be differentiated
+(``create_graph=True``: grad mode is on inside backward) or runs under vmap
+(``is_grads_batched=True``, ``jacobian(vectorize=True)``: the incoming gradients
+are batched tensors), it recomputes the layer-direction with the reference loop
+(:func:`cells.scan`) and lets autograd differentiate that: exact second
+derivatives and batched gradients, at the cost of one more forward, only there.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
+import torch.nn.functional as F
 from torch.autograd import Function
-from torch.autograd.function import once_differentiable
+
+from .cells import STEPS, scan as reference_scan
+
+_is_batched = torch._C._functorch.is_batchedtensor
+_is_legacy_batched = torch._C._functorch.is_legacy_batchedtensor
 
 
 class _Plan:
@@ -119,6 +130,34 @@ class _Plan:
         return torch.cat(pieces[::-1])
 
 
+def _needs_autograd(grads: tuple[Tensor, ...]) -> bool:
+    """True when backward must be differentiable (create_graph=True) or runs under vmap:
+    two C calls per incoming gradient, nothing next to the backward itself."""
+    return torch.is_grad_enabled() or any(
+        _is_batched(g) or _is_legacy_batched(g) for g in grads)
+
+
+def _autograd_backward(ctx, mode: str, inputs: tuple, grads: tuple[Tensor, ...]) -> list:
+    """Gradients of one layer-direction by autograd through the reference loop, recomputed
+    from the inputs ``(x, w_ih, b_ih, h0[, c0], w_hh, b_hh, w_hr)`` (the Function's own
+    argument order, which ``ctx.needs_input_grad`` follows): differentiable again
+    under create_graph, and out of place (vmap-safe). Returns one gradient per input."""
+    plan = ctx.plan
+    with torch.enable_grad():
+        # aliases, so an argument passed twice (h0 is c0) still gets its own gradient
+        flat = tuple(t if t is None else t.view_as(t) for t in inputs)
+        x, w_ih, b_ih, *state, w_hh, b_hh, w_hr = flat
+        out, finals = reference_scan(STEPS[mode], F.linear(x, w_ih, b_ih), plan.sizes,
+                                     tuple(state), w_hh, b_hh, w_hr, plan.reverse)
+    wanted = [k for k, t in enumerate(flat) if t is not None and ctx.needs_input_grad[k]]
+    got = torch.autograd.grad((out, *finals), [flat[k] for k in wanted], grads,
+                              create_graph=torch.is_grad_enabled(), allow_unused=True)
+    result = [None] * len(flat)
+    for k, g in zip(wanted, got):
+        result[k] = g
+    return result
+
+
 def _project(x: Tensor, w_ih: Tensor, bias: Tensor | None) -> Tensor:
     """Input projection of all steps in one matmul, into a buffer the scan then owns."""
     return x.mm(w_ih.t()) if bias is None else torch.addmm(bias, x, w_ih.t())
@@ -184,14 +223,18 @@ class RNNScan(Function):
             a.addmm_(plan.prev(k, steps, h0), w_t)
             a.relu_() if relu else a.tanh_()
         h_n = plan.finals(out)
-        ctx.save_for_backward(x, w_ih, out, h0, w_hh)
+        ctx.save_for_backward(x, w_ih, out, h0, w_hh, b_ih, b_hh)
         ctx.relu, ctx.plan = relu, plan
         return out, h_n
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, d_out, d_hn):
-        x, w_ih, out, h0, w_hh = ctx.saved_tensors
+        x, w_ih, out, h0, w_hh, b_ih, b_hh = ctx.saved_tensors
+        if _needs_autograd((d_out, d_hn)):
+            mode = "RNN_RELU" if ctx.relu else "RNN_TANH"
+            grads = _autograd_backward(ctx, mode, (x, w_ih, b_ih, h0, w_hh, b_hh, None),
+                                       (d_out, d_hn))
+            return *grads[:6], None, None
         plan = ctx.plan
         # dG holds the activation derivative of every step, then (in place) dL/d pre-activation.
         dg = (out > 0).to(out.dtype) if ctx.relu else torch.addcmul(_one(out), out, out, value=-1)
@@ -243,14 +286,19 @@ class LSTMScan(Function):
             else:
                 torch.mm(torch.mul(os_[k], tc, out=hrs[k]), w_hr.t(), out=outs[k])
         h_n, c_n = plan.finals(out), plan.finals(c_all)
-        ctx.save_for_backward(x, w_ih, a_all, c_all, tc_all, hr_all, out, h0, c0, w_hh, w_hr)
+        ctx.save_for_backward(x, w_ih, a_all, c_all, tc_all, hr_all, out, h0, c0, w_hh, w_hr,
+                              b_ih, b_hh)
         ctx.plan = plan
         return out, h_n, c_n
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, d_out, d_hn, d_cn):
-        x, w_ih, a_all, c_all, tc_all, hr_all, out, h0, c0, w_hh, w_hr = ctx.saved_tensors
+        x, w_ih, a_all, c_all, tc_all, hr_all, out, h0, c0, w_hh, w_hr, b_ih, b_hh = (
+            ctx.saved_tensors)
+        if _needs_autograd((d_out, d_hn, d_cn)):
+            grads = _autograd_backward(ctx, "LSTM", (x, w_ih, b_ih, h0, c0, w_hh, b_hh, w_hr),
+                                       (d_out, d_hn, d_cn))
+            return *grads, None
         plan = ctx.plan
         hidden = c0.shape[1]
         i, f, g, o = a_all.split(hidden, dim=1)
@@ -317,14 +365,17 @@ class GRUScan(Function):
                 b_n, h, w_n, out=ghns[k])
             torch.lerp(ns[k].addcmul_(rs[k], ghn).tanh_(), h, zs[k], out=outs[k])  # n + z(h - n)
         h_n = plan.finals(out)
-        ctx.save_for_backward(x, w_ih, a_all, ghn_all, out, h0, w_hh)
+        ctx.save_for_backward(x, w_ih, a_all, ghn_all, out, h0, w_hh, b_ih, b_hh)
         ctx.plan = plan
         return out, h_n
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, d_out, d_hn):
-        x, w_ih, a_all, ghn, out, h0, w_hh = ctx.saved_tensors
+        x, w_ih, a_all, ghn, out, h0, w_hh, b_ih, b_hh = ctx.saved_tensors
+        if _needs_autograd((d_out, d_hn)):
+            grads = _autograd_backward(ctx, "GRU", (x, w_ih, b_ih, h0, w_hh, b_hh, None),
+                                       (d_out, d_hn))
+            return *grads[:6], None
         plan = ctx.plan
         hidden = h0.shape[1]
         r, z, n = a_all.split(hidden, dim=1)
@@ -362,7 +413,7 @@ class GRUScan(Function):
 def scan(mode: str, x: Tensor, w_ih: Tensor, b_ih: Tensor | None, sizes: list[int],
          state: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor | None, w_hr: Tensor | None,
          reverse: bool) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """One layer-direction over ``x`` (packed row layout, see ``layers._scan``): returns
+    """One layer-direction over ``x`` (packed row layout, see ``cells.scan``): returns
     the outputs in the same layout and each sequence's final state, in batch order."""
     plan = _Plan(sizes, reverse)
     if mode == "LSTM":

@@ -10,9 +10,9 @@ The extra keyword arguments are ``init``: ``default`` (torch's U(-1/sqrt(H), 1/s
 ``xavier``, ``kaiming`` or ``orthogonal`` (see :func:`init_weights`), and ``fast``:
 ``True`` (default) runs each layer-direction as one fused autograd Function with a
 hand-written backward through time (:mod:`rnnlab.nn.fused`); ``False`` runs the
-readable reference loop below, where autograd records every step of :mod:`cells`
-(the one to read, and the one to use if you need double backward). Both compute
-the same numbers; the attribute ``layer.fast`` can be switched at any time.
+readable reference loop (:func:`cells.scan`), where autograd records every step of
+:mod:`cells`. Both compute the same numbers, first and second derivatives and batched
+gradients included; the attribute ``layer.fast`` can be switched at any time.
 
 Variable-length batches (``PackedSequence``) are run as torch.nn runs them: the
 active batch shrinks as sequences end (``batch_sizes``), so every sequence's
@@ -29,12 +29,14 @@ import warnings
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd import forward_ad
 from torch.nn.utils.rnn import PackedSequence
 
 from . import fused
-from .cells import GATES, STEPS, State, Step
+from .cells import GATES, STEPS, State, scan
 
 INITS = ("default", "xavier", "kaiming", "orthogonal")
+_functorch_active = torch._C._are_functorch_transforms_active
 
 
 def init_weights(module: nn.Module, scheme: str = "default") -> None:
@@ -71,46 +73,6 @@ def init_weights(module: nn.Module, scheme: str = "default") -> None:
                     nn.init.orthogonal_(block)
                 else:
                     nn.init.xavier_uniform_(block)
-
-
-def _scan(step: Step, gi: Tensor, sizes: list[int], state: State, w_hh: Tensor,
-          b_hh: Tensor | None, w_hr: Tensor | None, reverse: bool) -> tuple[Tensor, State]:
-    """Run one direction of one layer over time.
-
-    ``gi`` holds the input projections of all steps, time-major, in packed row
-    layout: step t owns rows ``offset[t] : offset[t] + sizes[t]`` (a dense
-    (T, B) batch is the special case ``sizes == [B] * T``). Returns the outputs
-    in the same layout and the final state of every sequence, in batch order.
-    """
-    offsets = [0]
-    for bs in sizes:
-        offsets.append(offsets[-1] + bs)
-    outputs: list[Tensor] = [gi] * len(sizes)  # placeholders, all overwritten
-    if not reverse:
-        finished: list[State] = []  # states of sequences that ended early, kept in order
-        active = sizes[0]
-        for t, bs in enumerate(sizes):
-            if bs < active:  # the last (active - bs) sequences ended at step t - 1
-                finished.append(tuple(s[bs:active] for s in state))
-                state = tuple(s[:bs] for s in state)
-                active = bs
-            state = step(gi[offsets[t]:offsets[t + 1]], state, w_hh, b_hh, w_hr)
-            outputs[t] = state[0]
-        if finished:
-            state = tuple(torch.cat([s, *(f[k] for f in reversed(finished))])
-                          for k, s in enumerate(state))
-    else:
-        initial = state
-        active = sizes[-1]
-        state = tuple(s[:active] for s in initial)
-        for t in range(len(sizes) - 1, -1, -1):
-            bs = sizes[t]
-            if bs > active:  # sequences whose last step is t start here, from h0
-                state = tuple(torch.cat([s, s0[active:bs]]) for s, s0 in zip(state, initial))
-                active = bs
-            state = step(gi[offsets[t]:offsets[t + 1]], state, w_hh, b_hh, w_hr)
-            outputs[t] = state[0]
-    return torch.cat(outputs), state
 
 
 class RNNBase(nn.Module):
@@ -232,6 +194,8 @@ class RNNBase(nn.Module):
         if sorted_indices is not None:  # hx comes in the caller's batch order
             hx = tuple(s.index_select(1, sorted_indices) for s in hx)
 
+        # The fused Functions have no forward-mode or functorch rule: the reference loop does.
+        fast = self.fast and not (_functorch_active() or forward_ad._current_level >= 0)
         directions = 2 if self.bidirectional else 1
         finals: list[State] = []
         layer_input = data
@@ -241,13 +205,13 @@ class RNNBase(nn.Module):
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._layer_weights(layer, direction)
                 row = layer * directions + direction
                 state = tuple(s[row] for s in hx)
-                if self.fast:
+                if fast:
                     out, final = fused.scan(self.mode, layer_input, w_ih, b_ih, sizes, state,
                                             w_hh, b_hh, w_hr, reverse=direction == 1)
                 else:
                     gi = F.linear(layer_input, w_ih, b_ih)  # all steps in one matmul
-                    out, final = _scan(self._step, gi, sizes, state, w_hh, b_hh, w_hr,
-                                       reverse=direction == 1)
+                    out, final = scan(self._step, gi, sizes, state, w_hh, b_hh, w_hr,
+                                      reverse=direction == 1)
                 outs.append(out)
                 finals.append(final)
             layer_input = outs[0] if directions == 1 else torch.cat(outs, dim=1)
