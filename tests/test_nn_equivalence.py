@@ -200,21 +200,3 @@ def test_same_seed_gives_torch_identical_default_weights(mode):
     ref = torch_cls(I, H, num_layers=2, bidirectional=True, **extra)
     for (name, a), b in zip(ours.state_dict().items(), ref.state_dict().values()):
         assert torch.equal(a, b), name
-
-
-def test_shape_and_dtype_errors_are_torch_like():
-    lstm = rnn.LSTM(I, H)
-    with pytest.raises(RuntimeError, match="input_size"):
-        lstm(torch.randn(T, B, I + 1))
-    with pytest.raises(RuntimeError, match="Expected hidden size"):
-        lstm(torch.randn(T, B, I), (torch.zeros(1, B + 1, H), torch.zeros(1, B + 1, H)))
-    with pytest.raises(ValueError, match="dtype"):
-        lstm(torch.randn(T, B, I, dtype=torch.float64))
-    with pytest.raises(ValueError, match="2D or 3D"):
-        lstm(torch.randn(T))
-    with pytest.raises(ValueError, match="proj_size"):
-        rnn.LSTM(I, H, proj_size=H)
-    with pytest.raises(ValueError, match="nonlinearity"):
-        rnn.RNN(I, H, nonlinearity="sigmoid")
-    with pytest.raises(ValueError, match="init"):
-        rnn.GRU(I, H, init="zeros")

@@ -127,7 +127,7 @@ class _Plan:
             nxt = self.run_sizes[k + 1] if k + 1 < len(self.run_sizes) else 0
             if nxt < bs:  # rows nxt..bs take no further step
                 pieces.append(views[k][nxt:])
-        return torch.cat(pieces[::-1])
+        return torch.cat(pieces[::-1]) if pieces else buf[:0]  # empty batch: no rows
 
 
 def _needs_autograd(grads: tuple[Tensor, ...]) -> bool:

@@ -36,6 +36,7 @@ from . import fused
 from .cells import GATES, STEPS, State, scan
 
 INITS = ("default", "xavier", "kaiming", "orthogonal")
+_NAMES = {"RNN_TANH": "RNN", "RNN_RELU": "RNN", "LSTM": "LSTM", "GRU": "GRU"}
 _functorch_active = torch._C._are_functorch_transforms_active
 
 
@@ -170,29 +171,41 @@ class RNNBase(nn.Module):
         return [h, (rows, batch, self.hidden_size)] if self.mode == "LSTM" else [h]
 
     def forward(self, input: Tensor | PackedSequence, hx=None):
-        """Same contract as torch.nn: returns ``(output, h_n)``, or ``(output, (h_n, c_n))`` for LSTM."""
+        """Same contract as torch.nn: returns ``(output, h_n)``, or ``(output, (h_n, c_n))`` for LSTM.
+
+        Arguments are checked as torch.nn checks them, in the same order, raising the
+        same exception types with the same messages."""
         lstm = self.mode == "LSTM"
         packed = isinstance(input, PackedSequence)
+        if hx is not None:
+            hx = (hx[0], hx[1], *hx[2:]) if lstm else (hx,)  # hx[1] raises IndexError as torch's
         if packed:
             data, batch_sizes, sorted_indices, unsorted_indices = input
             sizes = batch_sizes.tolist()
             batch, unbatched = sizes[0], False
+            if hx is not None and sorted_indices is not None:  # torch permutes hx, then checks it
+                hx = tuple(s.index_select(1, sorted_indices) for s in hx)
         else:
             if input.dim() not in (2, 3):
-                raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, "
-                                 f"got {input.dim()}D tensor instead")
+                name = _NAMES[self.mode]
+                tensor = " tensor" if name == "RNN" else ""  # torch's wording differs by class
+                raise ValueError(f"{name}: Expected input to be 2D or 3D, "
+                                 f"got {input.dim()}D{tensor} instead")
             unbatched = input.dim() == 2
+            if hx is not None:
+                self._check_hx_dims(hx, unbatched)
+                if unbatched:
+                    hx = tuple(s.unsqueeze(1) for s in hx)
             x = input.unsqueeze(1) if unbatched else (
                 input.transpose(0, 1) if self.batch_first else input)
             steps, batch = x.shape[0], x.shape[1]
             data = x.reshape(steps * batch, x.shape[2])
             sizes = [batch] * steps
             sorted_indices = unsorted_indices = None
-        self._check_input(data)
-
-        hx = self._initial_state(hx, batch, data, unbatched, lstm)
-        if sorted_indices is not None:  # hx comes in the caller's batch order
-            hx = tuple(s.index_select(1, sorted_indices) for s in hx)
+        self._check_input(data, packed)
+        hx = self._initial_state(hx, batch, data)
+        if not sizes:
+            raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
 
         # The fused Functions have no forward-mode or functorch rule: the reference loop does.
         fast = self.fast and not (_functorch_active() or forward_ad._current_level >= 0)
@@ -224,7 +237,7 @@ class RNNBase(nn.Module):
         if packed:
             output = PackedSequence(layer_input, batch_sizes, sorted_indices, unsorted_indices)
         else:
-            output = layer_input.view(len(sizes), batch, -1)
+            output = layer_input.view(len(sizes), batch, layer_input.shape[1])
             if unbatched:
                 output = output.squeeze(1)
                 hidden = tuple(s.squeeze(1) for s in hidden)
@@ -232,35 +245,44 @@ class RNNBase(nn.Module):
                 output = output.transpose(0, 1)
         return output, (hidden if lstm else hidden[0])
 
-    def _check_input(self, data: Tensor) -> None:
+    def _check_hx_dims(self, hx: State, unbatched: bool) -> None:
+        want = 2 if unbatched else 3
+        if all(s.dim() == want for s in hx[:2]):
+            return
+        kind = f"{'unbatched 2-D' if unbatched else 'batched 3-D'} input"
+        if self.mode == "LSTM":
+            raise RuntimeError(f"For {kind}, hx and cx should also be {want}-D but got "
+                               f"({hx[0].dim()}-D, {hx[1].dim()}-D) tensors")
+        raise RuntimeError(f"For {kind}, hx should also be {want}-D but got "
+                           f"{hx[0].dim()}-D tensor")
+
+    def _check_input(self, data: Tensor, packed: bool) -> None:
         weight = self.weight_ih_l0
         if data.dtype != weight.dtype:
             raise ValueError(f"RNN input dtype ({data.dtype}) does not match weight dtype "
                              f"({weight.dtype}). Convert input: input.to({weight.dtype}), "
                              f"or convert model: model.to({data.dtype})")
+        if packed and data.dim() != 2:
+            raise RuntimeError(f"input must have 2 dimensions, got {data.dim()}")
         if data.shape[-1] != self.input_size:
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
                                f"{self.input_size}, got {data.shape[-1]}")
 
-    def _initial_state(self, hx, batch: int, data: Tensor, unbatched: bool,
-                       lstm: bool) -> State:
+    def _initial_state(self, hx: State | None, batch: int, data: Tensor) -> State:
         shapes = self._state_shapes(batch)
         if hx is None:
             return tuple(torch.zeros(s, dtype=data.dtype, device=data.device) for s in shapes)
-        hx = tuple(hx) if lstm else (hx,)
-        if len(hx) != len(shapes):
-            raise RuntimeError(f"{type(self).__name__} expects hx as "
-                               f"{'a tuple (h_0, c_0)' if lstm else 'one tensor'}")
-        want_dim = 2 if unbatched else 3
-        if any(s.dim() != want_dim for s in hx):
-            raise RuntimeError(f"For {'unbatched 2-D' if unbatched else 'batched 3-D'} input, "
-                               f"hx should also be {want_dim}-D but got "
-                               f"{', '.join(f'{s.dim()}-D' for s in hx)} tensor(s)")
-        if unbatched:
-            hx = tuple(s.unsqueeze(1) for s in hx)
-        for s, shape in zip(hx, shapes):
+        lstm = self.mode == "LSTM"
+        for k, (s, shape) in enumerate(zip(hx, shapes)):
             if tuple(s.shape) != shape:
-                raise RuntimeError(f"Expected hidden size {shape}, got {list(s.shape)}")
+                which = f"hidden[{k}] " if lstm else "hidden "
+                raise RuntimeError(f"Expected {which}size {shape}, got {list(s.shape)}")
+        if lstm and len(hx) != 2:
+            raise RuntimeError("lstm expects two hidden states")
+        for s in hx:
+            if s.dtype != data.dtype:  # torch fails inside its kernels (RuntimeError), less clearly
+                raise RuntimeError(f"hx dtype ({s.dtype}) does not match input dtype "
+                                   f"({data.dtype})")
         return hx
 
     def extra_repr(self) -> str:
@@ -279,19 +301,27 @@ class RNNBase(nn.Module):
         return s
 
 
+def _reject_proj_size(kwargs: dict) -> None:
+    """torch.nn.RNN and GRU refuse ``proj_size`` (even 0) with this ValueError; other unknown
+    keywords go on to ``RNNBase.__init__``, whose TypeError names them as torch's does."""
+    if "proj_size" in kwargs:
+        raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+
+
 class RNN(RNNBase):
     """Elman RNN, ``torch.nn.RNN``'s arguments plus ``init`` and ``fast``."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False, device=None, dtype=None,
-                 *, init: str = "default", fast: bool = True) -> None:
+                 *, init: str = "default", fast: bool = True, **kwargs) -> None:
+        _reject_proj_size(kwargs)
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
         self.nonlinearity = nonlinearity
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
                          hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         0, device, dtype, init=init, fast=fast)
+                         0, device, dtype, init=init, fast=fast, **kwargs)
 
 
 class LSTM(RNNBase):
@@ -312,6 +342,8 @@ class GRU(RNNBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, device=None, dtype=None,
-                 *, init: str = "default", fast: bool = True) -> None:
+                 *, init: str = "default", fast: bool = True, **kwargs) -> None:
+        _reject_proj_size(kwargs)
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, 0, device, dtype, init=init, fast=fast)
+                         dropout, bidirectional, 0, device, dtype, init=init, fast=fast,
+                         **kwargs)
