@@ -2,6 +2,7 @@
 
     from rnnlab import nn
     lstm = nn.LSTM(10, 20, num_layers=2, bidirectional=True)   # as torch.nn.LSTM
+    cell = nn.LSTMCell(10, 20)                                  # as torch.nn.LSTMCell
     layer = nn.build_rnn("gru", impl="torch", input_size=10, hidden_size=20)
 
 ``build_rnn`` switches between the three implementations an experiment can use:
@@ -14,13 +15,15 @@ from __future__ import annotations
 import torch
 from torch import nn as _nn
 
-from .layers import GRU, INITS, LSTM, RNN, RNNBase, init_weights
+from .layers import (GRU, INITS, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase,
+                     init_weights)
 from .teaching import MyRNN, NaiveGRU, NaiveLSTM, NaiveRNN, TeachingRNN
 
 KINDS = ("rnn", "lstm", "gru")
 IMPLS = ("scratch", "torch", "teaching")
 
-__all__ = ["RNN", "LSTM", "GRU", "RNNBase", "MyRNN", "NaiveRNN", "NaiveLSTM", "NaiveGRU",
+__all__ = ["RNN", "LSTM", "GRU", "RNNBase", "RNNCell", "LSTMCell", "GRUCell", "RNNCellBase",
+           "MyRNN", "NaiveRNN", "NaiveLSTM", "NaiveGRU",
            "TeachingRNN", "build_rnn", "init_weights", "KINDS", "IMPLS", "INITS"]
 
 _SCRATCH = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
