@@ -22,7 +22,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from rnnlab import config  # noqa: E402
-from rnnlab.experiment import prepare, seed_everything  # noqa: E402
+from rnnlab.tasks import prepare, seed_everything  # noqa: E402
 from rnnlab.train import make_optimizer  # noqa: E402
 
 

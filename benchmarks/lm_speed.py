@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from rnnlab import config
-from rnnlab.report import figures
+from rnnlab import figures
 from rnnlab.tasks.language import LanguageTask, make_model
 from rnnlab.train import make_optimizer
 

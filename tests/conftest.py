@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import rnnlab.tasks  # noqa: F401  (registers the tasks' config sections, as the CLI does)
+
 
 def pytest_configure(config):
     """Under pytest-xdist (``-n 2``) each worker uses one torch thread, and the CLI runs it

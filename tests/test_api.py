@@ -50,4 +50,4 @@ def test_predict_from_the_result(tmp_path):
     rows = pd.DataFrame(run.task.series.values[a:a + 6], columns=["a", "b", "c"])
     table = result.predict(rows)
     assert table.shape == (2, 3)
-    assert table.to_numpy() == pytest.approx(run.task.predict(run.model, "test")[0], rel=1e-6)
+    assert table.to_numpy() == pytest.approx(run.task.forecasts(run.model, "test")[0], rel=1e-6)

@@ -12,8 +12,9 @@ from rnnlab.data import registry, wordvec
 from rnnlab.data.padding import pad_and_pack
 from rnnlab.data.sources import checkins, names, reviews
 from rnnlab.errors import DataError
-from rnnlab.tasks.classify import (SequenceClassifier, TokenEncoder, TutorialRNN, gather_ranges,
-                                   review_split, stratified_split)
+from rnnlab.data.sequences import gather_ranges, stratified_split
+from rnnlab.data.sources.reviews import review_split
+from rnnlab.tasks.classify import SequenceClassifier, TokenEncoder, TutorialRNN
 
 # ---------------------------------------------------------------- known answers
 
@@ -270,21 +271,20 @@ def test_checkins_without_the_file_says_where_to_get_it(cli, repo_root):
 def test_bad_classify_configs_are_named(repo_root):
     from rnnlab import config
     from rnnlab.errors import ConfigError
-    from rnnlab.experiment import prepare
-
     with pytest.raises(ConfigError, match="form 'tutorial'"):
         config.load(repo_root / "configs/names_rnn.yaml", overrides=["model.kind=lstm"])
     with pytest.raises(ConfigError, match="3 ratios"):
         config.load(repo_root / "configs/names_lstm.yaml", overrides=["data.split=[0.8, 0.2]"])
-    cfg = config.load(repo_root / "configs/names_lstm.yaml",
-                      overrides=["model.embedding=word2vec"])
     with pytest.raises(ConfigError, match="word2vec' is for dataset 'reviews'"):
-        prepare(cfg)
+        config.load(repo_root / "configs/names_lstm.yaml", overrides=["model.embedding=word2vec"])
+    with pytest.raises(ConfigError, match="data.target applies to dataset 'reviews' only"):
+        config.load(repo_root / "configs/names_lstm.yaml", overrides=["data.target=cat"])
 
 
 def test_seen_in_train_splits_test_accuracy_by_exact_repeats():
     from rnnlab.data.padding import Ragged
-    from rnnlab.tasks.classify import ClassifyTask, Part
+    from rnnlab.data.sequences import Part
+    from rnnlab.tasks.classify import ClassifyTask
 
     task = ClassifyTask.__new__(ClassifyTask)  # only the parts are needed
     seqs = lambda *s: Ragged.from_sequences([np.array(x)[:, None] for x in s])  # noqa: E731

@@ -177,21 +177,23 @@ def test_sigterm_marks_the_run_and_resume_gives_the_uninterrupted_result(cli, pr
 
 
 def test_crash_while_writing_results_is_never_reported_finished(tmp_path, monkeypatch):
-    real = experiment.write_json
+    from rnnlab import rundir
 
-    def disk_full(obj, path):
+    real = rundir.write_json
+
+    def disk_full(path, obj):
         if path.name == "summary.json":
             raise OSError(28, "No space left on device")
-        real(obj, path)
+        real(path, obj)
 
-    monkeypatch.setattr(experiment, "write_json", disk_full)
+    monkeypatch.setattr(rundir, "write_json", disk_full)
     with pytest.raises(OSError):
         experiment.run(toy_config(epochs=1), runs_dir=tmp_path, progress=False)
     (row,) = Store(tmp_path / "rnnlab.db").list_runs()
     assert row["status"] == "failed" and "No space left" in row["error"]
     run_dir = tmp_path / row["id"]
     assert not (run_dir / "summary.json").exists()
-    assert not list(run_dir.glob(".*.tmp"))
+    assert not list(run_dir.glob(".*.tmp*"))
 
 
 def _hammer(db: str, worker: int) -> None:
@@ -282,7 +284,7 @@ def test_repeated_time_stamps_are_refused_and_unordered_rows_sorted(cli):
                        "data.resample")
     assert not (cli.cwd / "runs").exists()
     # rows in reverse order read as the same series as in order
-    from rnnlab.data.sources.files import table_series
+    from rnnlab.data.sources.tables import table_series
     _hourly_csv(cli.cwd / "fwd.csv", values)
     pd.read_csv(cli.cwd / "fwd.csv").iloc[::-1].to_csv(cli.cwd / "rev.csv", index=False)
     fwd = table_series(cli.cwd / "fwd.csv", time_column="timestamp")

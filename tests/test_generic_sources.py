@@ -282,7 +282,7 @@ def test_five_line_csv_config_trains_reports_and_predicts(tmp_path, monkeypatch)
     assert computed["rmse"] == pytest.approx(stored["rmse"])
     latest = pd.read_csv(folder / "load.csv").tail(12)
     latest.to_csv(tmp_path / "latest.csv", index=False)
-    from rnnlab.inference import read_history_csv
+    from rnnlab.tasks.forecast.predict import read_history_csv
 
     table = result.predict(read_history_csv(tmp_path / "latest.csv"))
     assert list(table.columns) == ["load"] and table.index[0] == pd.Timestamp(
@@ -325,7 +325,7 @@ def test_labelled_csv_en_and_char(tmp_path, language, token):
     seqs = task.encode_texts(["great value", "zzz unseen"])
     assert len(seqs.lengths) == 2
     model = task.build_model()
-    assert task.predict_texts(model, ["great value"], top=2)[0][0][0] in ("neg", "pos")
+    assert task.predict(model, ["great value"], top=2)[0][0][0] in ("neg", "pos")
 
 
 def test_labelled_csv_end_to_end_keeps_label_names(tmp_path):
@@ -352,8 +352,9 @@ def test_labelled_csv_zh_with_word2vec(tmp_path):
     task = classify_task({"path": str(tmp_path / "zh.csv"), "language": "zh",
                           "vector_size": 8, "w2v_epochs": 1},
                          {"hidden_size": 8, "embedding": "word2vec"})
-    assert task.classes == ["0", "1"] and "推荐" in task.vocab and task.pretrained is not None
-    assert task.pretrained.shape == (len(task.vocab), 8)
+    pretrained = task.data.pretrained
+    assert task.classes == ["0", "1"] and "推荐" in task.vocab and pretrained is not None
+    assert pretrained.shape == (len(task.vocab), 8)
     seqs = task.encode_texts(["手机很好"])
     assert int(seqs.lengths[0]) >= 3  # <s> ... </s>
 

@@ -6,9 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlab import experiment, inference
+from rnnlab import ensemble, experiment, export, inference
 from rnnlab.errors import ConfigError, DataError
+from rnnlab.rundir import RunFolder
+from rnnlab.tasks import PredictOptions
 from test_train import toy_config
+
+
+def load(ref, runs="runs", for_prediction=False):
+    return RunFolder.find(str(ref), runs).load(for_prediction=for_prediction)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +50,7 @@ def test_missing_split_and_unknown_format_are_clear(finished):
     with pytest.raises(ConfigError, match="does not exist"):
         inference.evaluate_run(result.run_id, "dev", runs_dir=runs)
     with pytest.raises(ConfigError, match="state_dict, torchscript, onnx"):
-        inference.export_run(result.run_id, "keras", runs_dir=runs)
+        export.export_run(result.run_id, "keras", runs_dir=runs)
 
 
 def test_a_run_without_weights_is_named(finished, tmp_path):
@@ -52,21 +58,28 @@ def test_a_run_without_weights_is_named(finished, tmp_path):
     copy = shutil.copytree(result.run_dir, tmp_path / "noweights")
     (copy / "best.pt").unlink()
     with pytest.raises(DataError, match="no best.pt"):
-        inference.load_run(str(copy))
+        load(copy)
 
 
 def test_state_dict_export_loads_into_torch_nn(finished, tmp_path):
     result, runs = finished
-    path = inference.export_run(result.run_id, "state_dict", tmp_path / "m.pt", runs_dir=runs)
+    run = load(result.run_id, runs)
+    path = export.export_run(result.run_id, "state_dict", tmp_path / "m.pt", runs_dir=runs)
     state = torch.load(path, weights_only=True)
     layer = torch.nn.LSTM(3, 8, num_layers=2, bidirectional=True, batch_first=True)
     layer.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("rnn.")})
+    x = run.task.windows["test"]["x"][:5]
+    with torch.no_grad():  # torch.nn's LSTM with the exported weights computes the same function
+        torch.testing.assert_close(layer(x)[0], run.model.rnn(x)[0], rtol=1e-5, atol=1e-6)
+        whole = export.to_torch_layers(run.task.build_model()).eval()  # fresh random weights
+        whole.load_state_dict(state)
+        torch.testing.assert_close(whole(x), run.model(x), rtol=1e-5, atol=1e-6)
 
 
 def test_torchscript_export_computes_the_same_function(finished, tmp_path):
     result, runs = finished
-    run = inference.load_run(result.run_id, runs_dir=runs)
-    path = inference.export_run(result.run_id, "torchscript", tmp_path / "m.ts", runs_dir=runs)
+    run = load(result.run_id, runs)
+    path = export.export_run(result.run_id, "torchscript", tmp_path / "m.ts", runs_dir=runs)
     scripted = torch.jit.load(str(path))
     x = run.task.windows["test"]["x"][:5]  # another batch size than the traced one
     with torch.no_grad():
@@ -76,8 +89,8 @@ def test_torchscript_export_computes_the_same_function(finished, tmp_path):
 def test_onnx_export_is_checked_and_computes_the_same_function(finished, tmp_path):
     onnxruntime = pytest.importorskip("onnxruntime")
     result, runs = finished
-    run = inference.load_run(result.run_id, runs_dir=runs)
-    path = inference.export_run(result.run_id, "onnx", tmp_path / "m.onnx", runs_dir=runs)
+    run = load(result.run_id, runs)
+    path = export.export_run(result.run_id, "onnx", tmp_path / "m.onnx", runs_dir=runs)
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     x = run.task.windows["test"]["x"][:7]
     (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
@@ -87,8 +100,8 @@ def test_onnx_export_is_checked_and_computes_the_same_function(finished, tmp_pat
 
 def test_to_torch_layers_swaps_only_recurrent_layers(finished):
     result, runs = finished
-    run = inference.load_run(result.run_id, runs_dir=runs)
-    swapped = inference.to_torch_layers(run.model)
+    run = load(result.run_id, runs)
+    swapped = export.to_torch_layers(run.model)
     assert type(swapped.rnn) is torch.nn.LSTM and type(run.model.rnn) is not torch.nn.LSTM
     assert type(swapped.head) is torch.nn.Linear
     x = run.task.windows["test"]["x"][:4]
@@ -118,13 +131,13 @@ def test_forecast_from_rows_equals_the_model_on_that_window(finished, tmp_path):
     import pandas as pd
 
     result, runs = finished
-    run = inference.load_run(result.run_id, runs_dir=runs)
+    run = load(result.run_id, runs)
     a, _ = run.task.parts["test"]
     h = run.cfg.data.history
     rows = run.task.series.values[a:a + h]
     frame = pd.DataFrame(rows, columns=run.task.series.columns)
-    table = inference.forecast_table(run, pd.concat([frame.iloc[:2], frame]))  # extra rows first
-    expected = run.task.predict(run.model, "test")[0]
+    table = run.task.predict(run.model, pd.concat([frame.iloc[:2], frame]))  # extra rows first
+    expected = run.task.forecasts(run.model, "test")[0]
     np.testing.assert_allclose(table.to_numpy(), expected, rtol=1e-6)
     assert list(table.index) == ["+1", "+2"] and list(table.columns) == ["a", "b", "c"]
 
@@ -133,18 +146,18 @@ def test_forecast_input_errors_are_clear(finished):
     import pandas as pd
 
     result, runs = finished
-    run = inference.load_run(result.run_id, runs_dir=runs)
+    run = load(result.run_id, runs)
     ok = pd.DataFrame(np.ones((6, 3)), columns=["a", "b", "c"])
     with pytest.raises(ConfigError, match="lacks 1 of the model's 3 input columns"):
-        inference.forecast_table(run, ok.drop(columns="b"))
+        run.task.predict(run.model, ok.drop(columns="b"))
     with pytest.raises(ConfigError, match="data.history = 6 steps; the input has 4 rows"):
-        inference.forecast_table(run, ok.iloc[:4])
+        run.task.predict(run.model, ok.iloc[:4])
     bad = ok.copy()
     bad.iloc[-1, 0] = np.nan
     with pytest.raises(ConfigError, match="empty or non-numeric"):
-        inference.forecast_table(run, bad)
+        run.task.predict(run.model, bad)
     with pytest.raises(ConfigError, match="no time stamps"):
-        run.task.history_at("2020-01-01")
+        run.task.predict_command(run.model, [], PredictOptions(at="2020-01-01"))
 
 
 def test_predict_cli_on_a_real_time_index(cli, repo_root):
@@ -182,28 +195,28 @@ def names_run(tmp_path_factory):
 
 def test_classify_predict_ranks_classes(names_run):
     result, runs = names_run
-    run = inference.load_run(result.run_id, runs_dir=runs)
-    ranked = inference.classify_texts(run, ["Dovesky", "Nakamura", "Ślusàrski"], top=3)
+    run = load(result.run_id, runs)
+    ranked = run.task.predict(run.model, ["Dovesky", "Nakamura", "Ślusàrski"], top=3)
     assert len(ranked) == 3 and all(len(r) == 3 for r in ranked)
     for r in ranked:
         probs = [p for _, p in r]
         assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
         assert all(label in run.task.classes for label, _ in r)
     # Folding to ASCII happens before encoding, as in training.
-    (alone,) = inference.classify_texts(run, ["Slusarski"], 3)
+    (alone,) = run.task.predict(run.model, "Slusarski", 3)
     assert [label for label, _ in alone] == [label for label, _ in ranked[2]]
     assert [p for _, p in alone] == pytest.approx([p for _, p in ranked[2]], rel=1e-5)
 
 
 def test_classify_predict_errors(names_run):
     result, runs = names_run
-    run = inference.load_run(result.run_id, runs_dir=runs)
+    run = load(result.run_id, runs)
     with pytest.raises(ConfigError, match="non-empty"):
-        inference.classify_texts(run, ["  "])
+        run.task.predict(run.model, ["  "])
     with pytest.raises(ConfigError, match="no letters of the names alphabet"):
-        inference.classify_texts(run, ["张伟"])
+        run.task.predict(run.model, ["张伟"])
     with pytest.raises(ConfigError, match="--top"):
-        inference.classify_texts(run, ["Smith"], top=0)
+        run.task.predict(run.model, ["Smith"], top=0)
 
 
 def test_eval_of_a_classify_run(names_run):
@@ -222,8 +235,8 @@ def second_names_run(names_run):
 def test_split_seed_fixes_the_rows_while_the_seed_changes(names_run, second_names_run):
     from rnnlab.tasks.classify import ClassifyTask
 
-    first = inference.load_run(names_run[0].run_id, runs_dir=names_run[1]).task
-    second = inference.load_run(second_names_run.run_id, runs_dir=names_run[1]).task
+    first = load(names_run[0].run_id, names_run[1]).task
+    second = load(second_names_run.run_id, names_run[1]).task
     own = ClassifyTask(names_config(seed=1))  # split from the run's seed
     assert first.fingerprint("test") == second.fingerprint("test")
     assert torch.equal(first.parts["test"].labels, second.parts["test"].labels)
@@ -234,8 +247,8 @@ def test_split_seed_fixes_the_rows_while_the_seed_changes(names_run, second_name
 def test_ensemble_averages_the_members_probabilities(names_run, second_names_run):
     _, runs = names_run
     ids = [names_run[0].run_id, second_names_run.run_id]
-    result = inference.ensemble_runs(ids, "test", runs_dir=runs)
-    loaded = [inference.load_run(i, runs_dir=runs) for i in ids]
+    result = ensemble.ensemble_runs(ids, "test", runs_dir=runs)
+    loaded = [load(i, runs) for i in ids]
     for run in loaded:  # each member's row is its own stored test figures
         assert inference.metrics_agree(result["members"][run.run_id], run.summary["test"])
     probs = [torch.softmax(r.task.logits(r.model, "test").double(), 1) for r in loaded]
@@ -257,13 +270,13 @@ def test_ensemble_refuses_what_it_cannot_average(names_run, finished):
     _, runs = names_run
     own = experiment.run(names_config(seed=1), runs_dir=runs, progress=False)
     with pytest.raises(ConfigError, match="not evaluated on the same test rows"):
-        inference.ensemble_runs([names_run[0].run_id, own.run_id], runs_dir=runs)
+        ensemble.ensemble_runs([names_run[0].run_id, own.run_id], runs_dir=runs)
     with pytest.raises(ConfigError, match="listed twice"):
-        inference.ensemble_runs([names_run[0].run_id] * 2, runs_dir=runs)
+        ensemble.ensemble_runs([names_run[0].run_id] * 2, runs_dir=runs)
     with pytest.raises(ConfigError, match="at least two runs"):
-        inference.ensemble_runs([names_run[0].run_id], runs_dir=runs)
+        ensemble.ensemble_runs([names_run[0].run_id], runs_dir=runs)
     with pytest.raises(ConfigError, match="averages runs of one task"):
-        inference.ensemble_runs([str(finished[0].run_dir), names_run[0].run_id], runs_dir=runs)
+        ensemble.ensemble_runs([str(finished[0].run_dir), names_run[0].run_id], runs_dir=runs)
 
 
 def test_ensemble_of_forecast_runs_averages_their_predictions(finished):
@@ -272,19 +285,19 @@ def test_ensemble_of_forecast_runs_averages_their_predictions(finished):
     cfg.model.kind = "gru"  # another model on the same windows
     other = experiment.run(cfg, runs_dir=runs, progress=False)
     ids = [result.run_id, other.run_id]
-    ens = inference.ensemble_runs(ids, "test", runs_dir=runs)
-    loaded = [inference.load_run(i, runs_dir=runs) for i in ids]
+    ens = ensemble.ensemble_runs(ids, "test", runs_dir=runs)
+    loaded = [load(i, runs) for i in ids]
     for run in loaded:
         assert inference.metrics_agree(ens["members"][run.run_id], run.summary["test"])
     with torch.no_grad():
-        mean = sum(r.task.predict(r.model, "test") for r in loaded) / 2
+        mean = sum(r.task.forecasts(r.model, "test") for r in loaded) / 2
     truth = loaded[0].task.windows["test"]["y_raw"].numpy()
     assert ens["ensemble"]["rmse"] == pytest.approx(np.sqrt(np.mean((mean - truth) ** 2)))
     assert ens["ensemble"]["mae"] == pytest.approx(np.mean(np.abs(mean - truth)))
     assert "rmse@2" in ens["ensemble"]  # per horizon, as in a run's summary
     assert ens["baselines"] == loaded[0].summary["baselines"]
-    with pytest.raises(ConfigError, match="leave it out for forecast runs"):
-        inference.ensemble_runs(ids, "test", figures_dir="figs", runs_dir=runs)
+    with pytest.raises(ConfigError, match="forecast runs have none, leave it out"):
+        ensemble.ensemble_runs(ids, "test", figures_dir="figs", runs_dir=runs)
 
 
 def test_ensemble_cli_prints_and_writes(names_run, second_names_run, cli):

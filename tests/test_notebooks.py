@@ -74,7 +74,7 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
 def test_importing_the_figure_modules_keeps_a_notebooks_inline_backend():
     code = ("import ipykernel, matplotlib\n"
             "matplotlib.use('module://matplotlib_inline.backend_inline')\n"
-            "import rnnlab.report.figures, rnnlab.report.plots\n"
+            "import rnnlab.figures, rnnlab.report.plots\n"
             "print(matplotlib.get_backend())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["data", "nn", "run", "__version__"]
 
@@ -20,14 +20,14 @@ def run(config, *, quick: bool = False, overrides=(), runs_dir="runs", data_dir=
     ``config`` is a path to a YAML file, a preset name (configs/NAME.yaml) or a dict
     with the same keys; ``overrides`` are ``"section.key=value"`` strings as ``--set``.
     """
+    # torch and the tasks load on the first run, so `import rnnlab` stays light
     from . import config as config_mod
     from . import experiment
 
     if isinstance(config, dict):
         cfg = config_mod.from_dict(config, quick=quick, overrides=list(overrides))
     else:
-        from .cli import resolve_config
-        cfg = config_mod.load(resolve_config(str(config)), quick=quick,
+        cfg = config_mod.load(config_mod.find(str(config)), quick=quick,
                               overrides=list(overrides))
     return experiment.run(cfg, data_dir=data_dir, runs_dir=runs_dir, download=download,
                           progress=progress, tensorboard=tensorboard)

@@ -11,6 +11,7 @@ A test regenerates the page and fails when the file in the repository differs.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import inspect
 import re
@@ -20,6 +21,7 @@ import typing
 from typing import Any, Literal, get_args, get_origin
 
 from .config import BOUNDS, ModelConfig, RunConfig, TrainConfig
+from .tasks import TASKS
 
 COMMAND = "python -m rnnlab.docs > docs/config.md"
 SECTIONS = ("data", "model", "train")  # RunConfig fields that are sections, not keys
@@ -111,8 +113,6 @@ def _doc(cls: type) -> str:
 
 def config_markdown() -> str:
     """The whole docs/config.md page."""
-    from .tasks import TASKS, get_task
-
     shared_model = {f.name for f in dataclasses.fields(ModelConfig)}
     out = [
         "# Config reference",
@@ -147,8 +147,7 @@ def config_markdown() -> str:
         "",
         fields_table(TrainConfig, "train."),
     ]
-    for name in TASKS:
-        task = get_task(name)
+    for name, task in TASKS.items():
         extra = [f.name for f in dataclasses.fields(task.ModelConfig) if f.name not in shared_model]
         out += ["", f"## task: {name}", "", f"Keys of a config with `task: {name}`.", "",
                 "### data", "", _doc(task.DataConfig), "",
@@ -162,8 +161,6 @@ def config_markdown() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m rnnlab.docs",
                                      description="print docs/config.md, generated from the "
                                                  "config classes")

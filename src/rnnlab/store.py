@@ -52,6 +52,8 @@ CREATE TABLE IF NOT EXISTS sweeps (
 );
 """
 
+DB_NAME = "rnnlab.db"  # the store's file inside a runs folder
+
 # Columns added to ``runs`` after its first release: (name, SQL type), added when missing.
 ADDED_COLUMNS = (("sweep", "TEXT"),)
 
@@ -66,6 +68,11 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._migrated = False
+
+    @classmethod
+    def of(cls, runs_dir: str | Path) -> Store:
+        """The store of the runs folder ``runs_dir`` (its ``rnnlab.db``)."""
+        return cls(Path(runs_dir) / DB_NAME)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib.image as mpimg
+
 from .errors import ConfigError
-
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        elif isinstance(v, (int, float, str, bool)):
-            out[f"{prefix}{k}"] = v
-    return out
+from .util import flatten
 
 
 class TensorBoardLog:
     """Writes under ``run_dir/tensorboard``; view with ``tensorboard --logdir runs``."""
 
     def __init__(self, run_dir: Path) -> None:
-        try:
+        try:  # the optional tensorboard extra
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             raise ConfigError("--tensorboard needs the tensorboard package: "
@@ -42,13 +35,13 @@ class TensorBoardLog:
 
     def finish(self, cfg: dict, summary: dict, figures: list[Path]) -> None:
         """Figures as images, and the config next to the final test metrics (hparams view)."""
-        import matplotlib.image as mpimg
-
         for path in figures:
             if Path(path).suffix == ".png" and Path(path).is_file():
-                self.writer.add_image(f"figures/{Path(path).stem}", mpimg.imread(path),
-                                      dataformats="HWC" if mpimg.imread(path).ndim == 3 else "HW")
-        hparams = {k: v for k, v in _flat(cfg).items() if not k.startswith("quick.")}
+                image = mpimg.imread(path)
+                self.writer.add_image(f"figures/{Path(path).stem}", image,
+                                      dataformats="HWC" if image.ndim == 3 else "HW")
+        hparams = {k: v for k, v in flatten(cfg).items()  # scalars only; quick: is no setting
+                   if isinstance(v, (int, float, str, bool)) and not k.startswith("quick")}
         metrics = {f"test/{k}": v for k, v in summary.get("test", {}).items()
                    if isinstance(v, (int, float))}
         self.writer.add_hparams(hparams, metrics, run_name=".")

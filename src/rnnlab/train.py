@@ -12,8 +12,6 @@ the model is evaluated, and ``best.pt`` written, with a moving average of its we
 from __future__ import annotations
 
 import math
-import os
-import pickle
 import sys
 import time
 from collections.abc import Callable
@@ -27,7 +25,9 @@ from tqdm import tqdm
 
 from .config import RunConfig, TrainConfig
 from .errors import DataError, TrainingError
+from .rundir import BEST, LAST
 from .tasks import Task
+from .util import atomic_write
 
 CHECKPOINT_FORMAT = 1
 
@@ -66,25 +66,7 @@ def make_scheduler(optimizer, cfg: TrainConfig):
 
 def save_atomic(obj, path: Path) -> None:
     """torch.save to a temporary file, then rename: readers see the old or the new file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: Path) -> dict:
-    """Load a checkpoint without running code from it (``weights_only=True``)."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        if "Unsupported global" not in str(err):
-            raise DataError(f"checkpoint {path} cannot be read; it is damaged or not a torch "
-                            "checkpoint. Start a new run or restore the file.") from None
-        raise DataError(f"checkpoint {path} holds objects other than tensors and plain values; "
-                        "rnnlab refuses to load it (it could run code). Use a checkpoint "
-                        "written by rnnlab.") from None
-    except (RuntimeError, EOFError, OSError) as err:
-        raise DataError(f"checkpoint {path} cannot be read ({err}); it is damaged or not a "
-                        "torch checkpoint. Start a new run or restore the file.") from None
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 @dataclass
@@ -111,9 +93,11 @@ def _improved(value: float, best: float | None, mode: str) -> bool:
     return best is None or (value < best if mode == "min" else value > best)
 
 
-def fit(task: Task, model: nn.Module, cfg: RunConfig, run_dir: Path, *, resume: bool = False,
-        progress: bool = True, on_epoch: Callable[[dict], None] | None = None) -> FitResult:
-    """Train ``model`` on ``task`` for ``cfg.train.epochs``, checkpointing into ``run_dir``."""
+def fit(task: Task, model: nn.Module, cfg: RunConfig, run_dir: Path, *,
+        resume_from: dict | None = None, progress: bool = True,
+        on_epoch: Callable[[dict], None] | None = None) -> FitResult:
+    """Train ``model`` on ``task`` for ``cfg.train.epochs``, checkpointing into ``run_dir``;
+    ``resume_from`` is the ``last.pt`` of an interrupted run, continued where it stopped."""
     t = cfg.train
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = make_optimizer(params, t)
@@ -124,9 +108,9 @@ def fit(task: Task, model: nn.Module, cfg: RunConfig, run_dir: Path, *, resume: 
     judged = ema.module if ema is not None else model
     result = FitResult()
     bad_epochs, start = 0, 1
-    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
-    if resume and last_path.exists():
-        ckpt = load_checkpoint(last_path)
+    last_path, best_path = run_dir / LAST, run_dir / BEST
+    if resume_from is not None:
+        ckpt = resume_from
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         if scheduler is not None and ckpt.get("scheduler"):

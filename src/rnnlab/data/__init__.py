@@ -1,5 +1,6 @@
 """Everything between a file on disk and a batch: windows, splits, scaling, datasets."""
 
+from . import sources  # noqa: F401  (registers every dataset)
 from .registry import DataFile, DatasetInfo, locate
 from .scaling import MinMaxScaler, StandardScaler, make_scaler
 from .series import TimeSeries

@@ -10,7 +10,6 @@ bar, only when asked for (``rnnlab download NAME`` or ``rnnlab run --download``)
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import shutil
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError
+from ..util import suggest
 
 BUNDLED_ROOT = Path(__file__).parent / "bundled"
 
@@ -49,36 +49,32 @@ class DatasetInfo:
     bundled: bool = False  # a copy ships inside the package
     # load(data_dir=None, download=False) -> the data in memory (TimeSeries, ...)
     load: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    # classification datasets: sequences(data_config, seed, split_seed, data_dir, download)
+    # -> LabelledSequences (rnnlab.data.sequences), split and encoded
+    sequences: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 
 
 _REGISTRY: dict[str, DatasetInfo] = {}
 
 
 def register(info: DatasetInfo) -> DatasetInfo:
-    """Add a dataset (each module of :mod:`rnnlab.data.sources` registers its own)."""
+    """Add a dataset (each module of :mod:`rnnlab.data.sources` registers its own when
+    :mod:`rnnlab.data` is imported)."""
     _REGISTRY[info.name] = info
     return info
 
 
 def names(task: str | None = None) -> list[str]:
     """Registered dataset names, optionally only those of one task."""
-    _load_sources()
     return sorted(n for n, info in _REGISTRY.items() if task is None or info.task == task)
 
 
 def get(name: str) -> DatasetInfo:
     """The dataset called ``name``; an unknown name is a ConfigError listing the valid ones."""
-    _load_sources()
     if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, _REGISTRY, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"unknown dataset {name!r}.{hint} Known datasets: "
-                          f"{', '.join(sorted(_REGISTRY))}")
+        raise ConfigError(f"unknown dataset {name!r}.{suggest(name, _REGISTRY)} Known "
+                          f"datasets: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
-
-
-def _load_sources() -> None:
-    from . import sources  # noqa: F401  (importing registers every dataset)
 
 
 def cache_dir() -> Path:

@@ -39,6 +39,18 @@ def preprocess(text: str, line_breaks: str = "drop") -> str:
     raise ValueError(f"line_breaks must be 'drop' or 'space', got {line_breaks!r}")
 
 
+def clean_text(raw: str, clean: str, line_breaks: str = "drop") -> str:
+    """The text as data.clean says: d2l's letters-only cleaning, lower-case, or untouched."""
+    if clean == "letters":
+        return preprocess(raw, line_breaks)
+    return raw.lower() if clean == "lower" else raw
+
+
+def to_tokens(text: str, level: str) -> list[str]:
+    """Characters, or the words between white space."""
+    return text.split() if level == "word" else list(text)
+
+
 class Vocab:
     """Tokens <-> indices. Index 0 is ``<unk>``, then ``reserved`` tokens, then the others
     by descending frequency (ties in token order), keeping those seen ``min_freq`` times.

@@ -140,8 +140,6 @@ def time_span_windows(times, span, step, *, min_length: int = 1, partial: bool =
     ``span``/``step``: a Timedelta or a string like ``"24h"`` (numbers for numeric times).
     Returns ``(starts, lo, hi)`` arrays. Computed with two ``searchsorted`` calls.
     """
-    import pandas as pd
-
     numeric = np.issubdtype(np.asarray(times).dtype, np.number)
     if numeric:
         t = np.asarray(times, dtype=np.float64)

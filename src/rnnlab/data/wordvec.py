@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from ..util import atomic_write, write_text
 from .registry import cache_dir
 
 BOS, EOS = "<s>", "</s>"
@@ -39,16 +38,9 @@ def texts_digest(texts: Sequence[str]) -> str:
     return h.hexdigest()[:20]
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def segment(texts: Sequence[str], cache: bool = True) -> list[list[str]]:
     """jieba's default (precise) segmentation of each text; whitespace tokens dropped."""
-    import jieba
+    import jieba  # only Chinese texts need it: importing jieba costs about a second
 
     path = cache_dir() / "tokens" / f"jieba-{jieba.__version__}-{texts_digest(texts)}.txt"
     if cache and path.is_file():
@@ -58,7 +50,7 @@ def segment(texts: Sequence[str], cache: bool = True) -> list[list[str]]:
     jieba.setLogLevel(60)  # silence "Building prefix dict ..." on stderr
     tokens = [[w for w in jieba.lcut(t) if w.strip()] for t in texts]
     if cache:  # one line per text, tokens separated by a space (no token holds whitespace)
-        _write_atomic(path, "\n".join(" ".join(t) for t in tokens))
+        write_text(path, "\n".join(" ".join(t) for t in tokens))
     return tokens
 
 
@@ -93,14 +85,12 @@ def train_word2vec(sentences: Sequence[list[str]], *, vector_size: int = 100, wi
     if cache and path.is_file():
         with np.load(path, allow_pickle=False) as saved:
             return WordVectors(saved["words"].tolist(), saved["vectors"])
-    from gensim.models import Word2Vec
+    from gensim.models import Word2Vec  # only word2vec runs need gensim, which loads slowly
 
     model = Word2Vec(sentences=list(sentences), sg=0, seed=seed, workers=workers,
                      **{k: v for k, v in settings.items() if k not in ("seed", "sg")})
     result = WordVectors(list(model.wv.index_to_key), model.wv.vectors.astype(np.float32))
     if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, words=np.array(result.words), vectors=result.vectors)
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: np.savez(tmp, words=np.array(result.words),
+                                                vectors=result.vectors))
     return result

@@ -1,8 +1,3 @@
-"""Figures and reports of runs."""
+"""Reports over runs and sweeps: comparison tables, overlaid curves, text and HTML."""
 
-import sys
-
-import matplotlib
-
-if "ipykernel" not in sys.modules:  # in Jupyter keep the inline backend: notebooks show plots
-    matplotlib.use("Agg")  # files only; never needs a display
+from .. import figures  # noqa: F401  (chooses the file-only matplotlib backend first)

@@ -13,15 +13,17 @@ import base64
 import html
 import json
 import math
-import os
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
-from .. import __version__
+from ..version import __version__
 from ..errors import RunNotFound
+from ..rundir import CONFIG
 from ..store import Store
+from ..sweep.plan import from_store, sweep_runs
+from ..util import write_text
 from . import plots
 from .tables import (HIGHER_IS_BETTER, IGNORED, Group, RunRecord, baselines_table, group_runs,
                      mean_std, metric_names, record_from_folder, record_from_row, results_table,
@@ -53,10 +55,7 @@ details{margin:.4rem 0}summary{cursor:pointer;font-weight:600}.note{color:#555;f
 
 def collect(refs: list[str], runs_dir: str | Path = "runs") -> tuple[list[RunRecord], list[str]]:
     """Sweep names, run ids (or prefixes) and run folders -> run records, and what each was."""
-    from ..experiment import DB_NAME
-    from ..sweep import from_store, sweep_runs
-
-    store = Store(Path(runs_dir) / DB_NAME)
+    store = Store.of(runs_dir)
     records: list[RunRecord] = []
     described = []
     for ref in refs:
@@ -64,7 +63,7 @@ def collect(refs: list[str], runs_dir: str | Path = "runs") -> tuple[list[RunRec
             rows = sweep_runs(store, from_store(store, ref))
             records += [record_from_row(r) for r in rows]
             described.append(f"sweep {ref} ({len(rows)} runs)")
-        elif (Path(ref) / "config.yaml").is_file():
+        elif (Path(ref) / CONFIG).is_file():
             records.append(record_from_folder(Path(ref)))
             described.append(f"run folder {ref}")
         else:
@@ -235,9 +234,4 @@ def write(refs: list[str], out: str | Path, *, runs_dir: str | Path = "runs",
     """Write the report of ``refs`` (sweeps, runs, run folders) to ``out``, atomically."""
     runs, sources = collect(refs, runs_dir)
     text = build(runs, title or f"rnnlab report: {', '.join(refs)}", sources)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    return write_text(out, text)

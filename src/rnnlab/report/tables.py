@@ -14,23 +14,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
+
+from ..rundir import RunFolder
+from ..util import flatten
 
 # Config keys that never make two runs different experiments.
 IGNORED = ("name", "seed", "quick", "device")
 # The metric an effect plot shows first, in order of preference; lower is better unless noted.
 MAIN_METRICS = ("rmse", "accuracy", "macro_f1", "perplexity", "mae", "loss")
 HIGHER_IS_BETTER = ("accuracy", "macro_f1", "f1", "precision", "recall")
-
-
-def flatten(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict) and value:
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 @dataclass
@@ -56,30 +48,20 @@ class RunRecord:
                 if "@" not in k and isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
-def read_history(run_dir: Path) -> list[dict]:
-    """metrics.csv as a list of rows (numbers as floats); empty when missing."""
-    path = Path(run_dir) / "metrics.csv"
-    if not path.is_file() or path.stat().st_size == 0:
-        return []
-    return pd.read_csv(path).to_dict("records")
-
-
 def record_from_row(row: dict) -> RunRecord:
     """A store row -> RunRecord (history read from the run folder)."""
-    run_dir = Path(row["run_dir"])
+    folder = RunFolder(row["id"], Path(row["run_dir"]))
     summary = json.loads(row["summary"]) if row.get("summary") else {}
-    return RunRecord(row["id"], run_dir, row["status"], json.loads(row["config"]), summary,
-                     read_history(run_dir), row.get("sweep"))
+    return RunRecord(row["id"], folder.path, row["status"], json.loads(row["config"]), summary,
+                     folder.history(), row.get("sweep"))
 
 
 def record_from_folder(run_dir: Path) -> RunRecord:
     """A run folder on its own (no store): config.yaml, summary.json, metrics.csv."""
-    run_dir = Path(run_dir)
-    cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
-    summary_path = run_dir / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    return RunRecord(run_dir.name, run_dir, "finished" if summary else "unfinished", cfg,
-                     summary, read_history(run_dir))
+    folder = RunFolder(Path(run_dir).name, Path(run_dir))
+    summary = folder.summary()
+    return RunRecord(folder.run_id, folder.path, "finished" if summary else "unfinished",
+                     folder.raw_config(), summary, folder.history())
 
 
 def varied_keys(runs: list[RunRecord]) -> list[str]:

@@ -14,10 +14,15 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import torch
 
 from ...errors import ConfigError, DataError
+from ..padding import Ragged
 from ..registry import DataFile, DatasetInfo, find_file, register
+from ..sequences import SPLITS, LabelledSequences, Part, gather_ranges
+from ..windows import split_points, time_span_windows
 
 ZIP = DataFile(
     path="foursquare/dataset_tsmc2014.zip",
@@ -71,10 +76,53 @@ def load(data_dir: str | Path | None = None, download: bool = False,
         raise DataError(f"{path} is not a zip file; download {ZIP.url} again") from None
 
 
+def sequences(d, seed: int, split_seed: int, data_dir=None, download: bool = False
+              ) -> LabelledSequences:
+    """Per user, in time order, split ``d.split`` before windowing; windows of
+    ``d.span_hours`` sliding by ``d.step_hours`` with at least ``d.min_length`` check-ins:
+    the categories and hours of all but the last -> the category of the last."""
+    frame = load(data_dir, download, city=d.city)
+    users = np.sort(frame["userId"].unique())
+    if d.limit is not None and d.limit < len(users):
+        users = np.sort(np.random.default_rng(split_seed).choice(users, d.limit, False))
+        frame = frame[frame["userId"].isin(users)]
+    frame = frame.sort_values(["userId", "time"], kind="stable").reset_index(drop=True)
+    classes = list(frame["venueCategory"].value_counts().index)  # most frequent first
+    cat = frame["venueCategory"].map({c: i for i, c in enumerate(classes)}).to_numpy()
+    values = np.stack([cat, frame["local_hour"].to_numpy()], axis=1).astype(np.int64)
+    times = frame["time"].dt.tz_convert(None).to_numpy()  # naive UTC datetime64
+    span, step = np.timedelta64(int(d.span_hours * 3600e9), "ns"), \
+        np.timedelta64(int(d.step_hours * 3600e9), "ns")
+    bounds = {k: ([], []) for k in SPLITS}
+    starts = np.flatnonzero(np.r_[True, frame["userId"].to_numpy()[1:]
+                                  != frame["userId"].to_numpy()[:-1]])
+    ends = np.r_[starts[1:], len(frame)]
+    for a, b in zip(starts, ends):  # one user at a time (a loop over users, not rows)
+        cuts = split_points(b - a, d.split)
+        for name, p, q in zip(SPLITS, cuts[:-1], cuts[1:]):
+            _, lo, hi = time_span_windows(times[a + p:a + q], span, step,
+                                          min_length=d.min_length, unique=True)
+            bounds[name][0].append(lo + a + p)
+            bounds[name][1].append(hi + a + p)
+    parts = {}
+    for name, (los, his) in bounds.items():
+        lo = np.concatenate(los) if los else np.zeros(0, np.int64)
+        hi = np.concatenate(his) if his else np.zeros(0, np.int64)
+        lo = np.maximum(lo, hi - 1 - d.max_length)  # keep the latest max_length inputs
+        rows = gather_ranges(lo, hi - 1)  # inputs: all but the window's last check-in
+        seqs = Ragged.from_lengths(torch.from_numpy(values[rows]),
+                                   torch.from_numpy(hi - 1 - lo))
+        parts[name] = Part(seqs, torch.from_numpy(cat[hi - 1].astype(np.int64)))
+    facts = {"city": d.city, "checkins": len(frame), "span_hours": d.span_hours,
+             "step_hours": d.step_hours}
+    return LabelledSequences(parts, classes, classes, hours=True, top5=True, facts=facts)
+
+
 INFO = register(DatasetInfo(
     name="checkins",
     task="classify",
     description="FourSquare check-ins, New York (227,428) and Tokyo (573,703), TSMC2014",
     files=(ZIP,),
     load=load,
+    sequences=sequences,
 ))

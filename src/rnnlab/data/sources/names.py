@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import DataError
+from ...errors import ConfigError, DataError
 from ..registry import DataFile, DatasetInfo, find_file, register
+from ..sequences import LabelledSequences, id_sequences, stratified_split, subset, take
 
 ALPHABET = string.ascii_letters + " .,;'"  # the tutorial's all_letters: 57 symbols
 _SOURCE = ("https://github.com/spro/practical-pytorch/raw/"
@@ -76,6 +77,32 @@ def load(data_dir: str | Path | None = None, download: bool = False) -> Labelled
     return LabelledTexts(texts, np.asarray(labels, dtype=np.int64), list(LANGUAGES))
 
 
+def sequences(d, seed: int, split_seed: int, data_dir=None, download: bool = False
+              ) -> LabelledSequences:
+    """Surnames as letter ids, cut to ``d.max_length``; ``d.limit`` of them (seeded by
+    ``split_seed``), split ``d.split`` stratified by language."""
+    data = load(data_dir, download)
+    keep = subset(len(data.texts), d.limit, split_seed)
+    texts = [data.texts[i][:d.max_length] for i in keep]
+    labels = data.labels[keep]
+    lookup = {c: i for i, c in enumerate(ALPHABET)}
+    flat = np.array([lookup[c] for c in "".join(texts)], dtype=np.int64)
+    seqs = id_sequences(flat, [len(t) for t in texts])
+    parts = stratified_split(labels, d.split, split_seed)
+
+    def encode(new: list[str]) -> list[list[int]]:
+        out = []
+        for text in new:
+            folded = unicode_to_ascii(text.strip())[:d.max_length]
+            if not folded:
+                raise ConfigError(f"{text!r} has no letters of the names alphabet "
+                                  "(a-z, A-Z, space and .,;')")
+            out.append([lookup[c] for c in folded])
+        return out
+    return LabelledSequences({k: take(seqs, labels, idx) for k, idx in parts.items()},
+                             list(data.classes), list(ALPHABET), encode)
+
+
 INFO = register(DatasetInfo(
     name="names",
     task="classify",
@@ -83,4 +110,5 @@ INFO = register(DatasetInfo(
     files=FILES,
     bundled=True,
     load=load,
+    sequences=sequences,
 ))

@@ -10,10 +10,14 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ...errors import DataError
+from .. import wordvec
 from ..registry import DataFile, DatasetInfo, find_file, register
+from ..sequences import (SPLITS, LabelledSequences, framed_encoder, framed_word2vec, oov_rates,
+                         subset, take)
 
 ZIP = DataFile(
     path="online_shopping_10_cats/online_shopping_10_cats.zip",
@@ -47,6 +51,41 @@ def load(data_dir: str | Path | None = None, download: bool = False) -> pd.DataF
     return frame
 
 
+def review_split(rows: np.ndarray) -> np.ndarray:
+    """The report's split of rows numbered from 1: i % 5 == 4 val, i % 5 == 0 test, else train."""
+    rows = np.asarray(rows)
+    out = np.full(len(rows), "train", dtype=object)
+    out[rows % 5 == 4] = "val"
+    out[rows % 5 == 0] = "test"
+    return out
+
+
+def sequences(d, seed: int, split_seed: int, data_dir=None, download: bool = False
+              ) -> LabelledSequences:
+    """jieba words framed by <s> </s> over word2vec vectors trained on the training rows
+    (seeded by ``seed``), split by the report's rule; ``d.target`` label (0/1) or cat."""
+    frame = load(data_dir, download)
+    keep = subset(len(frame), d.limit, split_seed)
+    frame = frame.iloc[keep]
+    which = review_split(keep + 1)  # the report numbers rows from 1
+    tokens = wordvec.segment(frame["review"].tolist())
+    seqs, flat, vocab, vectors = framed_word2vec(tokens, which, d, seed)
+    display = None
+    if d.target == "label":
+        classes = ["negative", "positive"]
+        labels = frame["label"].to_numpy(dtype=np.int64)
+    else:
+        classes = sorted(frame["cat"].unique())
+        labels = frame["cat"].map({c: i for i, c in enumerate(classes)}).to_numpy(
+            dtype=np.int64)
+        display = [CATEGORY_ENGLISH.get(c, c) for c in classes]
+    rates = oov_rates(flat, np.repeat(which, seqs.lengths.tolist()))
+    parts = {k: take(seqs, labels, np.flatnonzero(which == k)) for k in SPLITS}
+    encode = framed_encoder(vocab, d.max_length, lambda texts: wordvec.segment(texts, cache=False))
+    return LabelledSequences(parts, classes, vocab, encode, display, vectors,
+                             facts={"target": d.target, "oov_rate": rates})
+
+
 INFO = register(DatasetInfo(
     name="reviews",
     task="classify",
@@ -54,4 +93,5 @@ INFO = register(DatasetInfo(
                 "(online_shopping_10_cats)",
     files=(ZIP,),
     load=load,
+    sequences=sequences,
 ))

@@ -1,4 +1,4 @@
-"""Matplotlib figures of a run. ``draw_*`` draw into a given Axes; the others save a PNG.
+"""Matplotlib figures of one run. ``draw_*`` draw into a given Axes; the others save a PNG.
 
 The ``draw_*`` functions let a notebook compose its own figures; the saving
 functions are what a run writes into its folder.
@@ -6,22 +6,32 @@ functions are what a run writes into its folder.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
-import numpy as np
-from matplotlib.ticker import MaxNLocator
+import matplotlib
+
+if "ipykernel" not in sys.modules:  # in Jupyter keep the inline backend: notebooks show plots
+    matplotlib.use("Agg")  # files only; never needs a display
+
+import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
+import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from .util import atomic_write  # noqa: E402
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _save(fig, path: Path) -> Path:
-    path = Path(path)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)  # a reader never sees half a PNG
-    return path
+    try:
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110))  # never half a PNG
+    finally:
+        plt.close(fig)
 
 
 def draw_curves(ax, history: Sequence[dict], keys: Sequence[str], *, ylabel: str = "",
@@ -42,6 +52,11 @@ def draw_curves(ax, history: Sequence[dict], keys: Sequence[str], *, ylabel: str
     ax.grid(alpha=0.3)
     if ax.lines:
         ax.legend()
+
+
+def new_axes(figsize: tuple[float, float] = (6, 3.5)):
+    """One empty Axes on a new figure, for the ``draw_*`` functions."""
+    return plt.subplots(figsize=figsize)[1]
 
 
 def loss_curve(history: Sequence[dict], path: Path, title: str = "Loss") -> Path:

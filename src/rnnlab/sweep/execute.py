@@ -1,0 +1,185 @@
+"""Running a sweep: every point is a normal run, here, in worker processes, or as Ray Tune trials.
+
+Rerunning a sweep skips points that finished, resumes interrupted ones from their
+last checkpoint, and runs only what is missing. Executors: ``local`` (in this
+process, or N worker processes) and ``ray`` (Ray Tune runs the same
+:func:`run_point` on a Ray cluster).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+
+import torch
+
+from .. import config as config_mod
+from .. import experiment
+from ..errors import ConfigError, RnnlabError, TrainingError
+from ..store import Store
+from .plan import Sweep, canon, register
+
+
+def run_point(job: dict) -> dict:
+    """Run (or skip, or resume) one point of a sweep; what every executor calls.
+
+    ``job``: config (a resolved config dict), sweep, runs_dir, data_dir, download,
+    threads, progress. Returns run_id, action (ran | resumed | skipped | failed),
+    status and error.
+    """
+    if job.get("threads"):
+        torch.set_num_threads(job["threads"])
+    runs_dir = Path(job["runs_dir"])
+    store = Store.of(runs_dir)
+    cfg_dict = canon(job["config"])
+    mine = [r for r in store.list_runs(sweep=job["sweep"]) if json.loads(r["config"]) == cfg_dict]
+    kwargs = dict(data_dir=job.get("data_dir"), runs_dir=runs_dir,
+                  download=job.get("download", False), progress=job.get("progress", False))
+    done = [r for r in mine if r["status"] == "finished"]
+    if done:
+        return {"run_id": done[-1]["id"], "action": "skipped", "status": "finished"}
+    try:
+        if mine:  # interrupted, killed (left 'running') or failed: continue from last.pt
+            result = experiment.resume(mine[-1]["id"], **kwargs)
+            action = "resumed"
+        else:
+            cfg = config_mod.from_dict(cfg_dict, source=f"sweep {job['sweep']}")
+            result = experiment.run(cfg, sweep=job["sweep"], **kwargs)
+            action = "ran"
+    except RnnlabError as err:
+        run_id = mine[-1]["id"] if mine else None
+        return {"run_id": run_id, "action": "failed", "status": "failed", "error": str(err)}
+    return {"run_id": result.run_id, "action": action, "status": "finished"}
+
+
+# ---------------------------------------------------------------- executors
+
+def jobs_for(sweep: Sweep, *, runs_dir: str | Path = "runs", data_dir=None,
+             download: bool = False, threads: int | None = None,
+             progress: bool = False) -> list[dict]:
+    """One plain, picklable job per point (absolute paths: Ray workers run elsewhere)."""
+    return [{"config": p.cfg.to_dict(), "sweep": sweep.name, "label": p.label,
+             "runs_dir": str(Path(runs_dir).resolve()),
+             "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
+             "download": download, "threads": threads, "progress": progress}
+            for p in sweep.points]
+
+
+def threads_per_worker(workers: int) -> int:
+    """Split the CPU cores evenly between workers (at least one thread each)."""
+    return max(1, (os.cpu_count() or 1) // max(workers, 1))
+
+
+def run_local(jobs: list[dict], workers: int = 1,
+              on_result: Callable[[dict, dict], None] | None = None) -> list[dict]:
+    """Run the jobs here, one after another, or in ``workers`` processes at once."""
+    results: list[dict | None] = [None] * len(jobs)
+    if workers <= 1:
+        for i, job in enumerate(jobs):
+            results[i] = run_point(job)
+            if on_result:
+                on_result(job, results[i])
+        return results
+    # spawn, not fork: a forked child inherits torch's thread pools in an unusable state
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(run_point, job): i for i, job in enumerate(jobs)}
+        for future in as_completed(futures):
+            i = futures[future]
+            results[i] = future.result()
+            if on_result:
+                on_result(jobs[i], results[i])
+    return results
+
+
+def _tune_trainable(params: dict, jobs: list[dict]) -> None:
+    from ray import tune  # the optional cluster extra; this runs inside a Ray worker
+
+    result = run_point(jobs[params["index"]])
+    tune.report({"index": params["index"], **{k: v or "" for k, v in result.items()}})
+
+
+def run_ray(jobs: list[dict], *, address: str | None = None, threads: int = 1,
+            name: str = "sweep", storage: str | Path = "runs/ray",
+            on_result: Callable[[dict, dict], None] | None = None) -> list[dict]:
+    """Run the jobs as Ray Tune trials (a grid search over their indices).
+
+    ``address``: "auto" or host:port of a running cluster; None starts a local Ray.
+    On a cluster every node must see the same runs folder and data (a shared disk).
+    """
+    try:  # the optional cluster extra
+        import ray
+        from ray import tune
+    except ImportError:
+        raise ConfigError("the ray executor needs Ray Tune: pip install 'rnnlab[cluster]' "
+                          "(or pip install 'ray[tune]')") from None
+    started = not ray.is_initialized()
+    if started:
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
+        except (ConnectionError, RuntimeError, ValueError) as err:
+            raise ConfigError(f"cannot reach a Ray cluster at {address!r}: {err}. Start one "
+                              f"with `ray start --head`, or leave out --ray-address to run "
+                              f"Ray locally") from None
+    try:
+        trainable = tune.with_resources(tune.with_parameters(_tune_trainable, jobs=jobs),
+                                        {"cpu": threads})
+        tuner = tune.Tuner(
+            trainable, param_space={"index": tune.grid_search(list(range(len(jobs))))},
+            run_config=tune.RunConfig(name=name, storage_path=str(Path(storage).resolve()),
+                                      verbose=0))
+        grid = tuner.fit()
+        results: list[dict | None] = [None] * len(jobs)
+        for trial in grid:
+            if trial.error is not None or "index" not in (trial.metrics or {}):
+                continue
+            m = trial.metrics
+            results[m["index"]] = {k: (m.get(k) or None) for k in
+                                   ("run_id", "action", "status", "error")}
+        for i, job in enumerate(jobs):
+            if results[i] is None:  # the trial itself crashed (not an rnnlab error)
+                results[i] = {"run_id": None, "action": "failed", "status": "failed",
+                              "error": "the Ray trial crashed; see its log under "
+                                       f"{Path(storage) / name}"}
+            if on_result:
+                on_result(job, results[i])
+        return results
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def execute(sweep: Sweep, *, executor: str = "local", workers: int = 1,
+            ray_address: str | None = None, runs_dir: str | Path = "runs", data_dir=None,
+            download: bool = False, progress: bool | None = None,
+            on_result: Callable[[dict, dict], None] | None = None) -> list[dict]:
+    """Record the sweep and run its points; returns one outcome per point.
+
+    Raises TrainingError after all points ran when any of them failed.
+    """
+    if executor not in ("local", "ray"):
+        raise ConfigError(f"unknown executor {executor!r}; valid: local, ray")
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    store = Store.of(runs_dir)
+    register(store, sweep)
+    parallel = executor == "ray" or workers > 1
+    threads = threads_per_worker(workers) if parallel else None
+    jobs = jobs_for(sweep, runs_dir=runs_dir, data_dir=data_dir, download=download,
+                    threads=threads, progress=(not parallel) if progress is None else progress)
+    if executor == "ray":
+        results = run_ray(jobs, address=ray_address, threads=threads or 1, name=sweep.name,
+                          storage=Path(runs_dir) / "ray", on_result=on_result)
+    else:
+        results = run_local(jobs, workers, on_result)
+    failed = [(j, r) for j, r in zip(jobs, results) if r["action"] == "failed"]
+    if failed:
+        lines = "; ".join(f"{j['label']}: {r['error']}" for j, r in failed[:3])
+        raise TrainingError(f"{len(failed)} of {len(jobs)} points of sweep {sweep.name!r} "
+                            f"failed ({lines}). Fix the cause and rerun `rnnlab sweep --resume "
+                            f"{sweep.name}`: finished points are kept")
+    return results
