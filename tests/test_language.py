@@ -45,9 +45,14 @@ def test_real_text_gives_d2l_corpus_and_vocab(real_data):
     assert vocab.idx_to_token[:3] == [UNK, " ", "e"]  # by frequency
 
 
-def test_bundled_copy_is_the_published_file():
-    registry.verify(registry.BUNDLED_ROOT / timemachine.TEXT.path, timemachine.TEXT,
-                    "timemachine")
+def test_bundled_copy_is_the_published_file(tmp_path):
+    path = registry.BUNDLED_ROOT / timemachine.TEXT.path
+    assert registry.sha256(path) == timemachine.TEXT.sha256
+    registry.verify(path, timemachine.TEXT, "timemachine")  # accepted as it is
+    altered = tmp_path / "timemachine.txt"  # one letter changed, same size
+    altered.write_bytes(path.read_bytes().replace(b"Time", b"Tine", 1))
+    with pytest.raises(DataError, match="altered or corrupt"):
+        registry.verify(altered, timemachine.TEXT, "timemachine")
 
 
 def test_vocab_orders_by_frequency_and_maps_unknowns_to_unk():
