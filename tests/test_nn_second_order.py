@@ -97,7 +97,7 @@ def test_gradient_penalty_and_its_gradient_match_torch(mode, options):
         penalty = sum((g * r).sum() for g, r in zip(first, _random_like(first, 2)))
         second = torch.autograd.grad(penalty, wrt, allow_unused=True, materialize_grads=True)
         results.append([*outs, *first, *second])
-    for a, b in zip(*results):
+    for a, b in zip(*results, strict=True):
         torch.testing.assert_close(a, b, **TOL)
 
 
@@ -116,26 +116,55 @@ def test_gradgradcheck_every_input_and_parameter(mode, options):
     assert gradgradcheck(f, inputs, fast_mode=True)
 
 
+def _batched_gradients(module, opts):
+    """is_grads_batched gradients w.r.t. everything, and the vectorized Jacobian w.r.t. the
+    input and states."""
+    leaves = _inputs(module, opts, torch.Generator().manual_seed(4))
+    wrt = leaves + list(module.parameters())
+    f = _function(module, opts)
+    outs = f(*wrt)
+    batched = [torch.randn(5, *o.shape, dtype=DT, generator=torch.Generator().manual_seed(k))
+               for k, o in enumerate(outs)]
+    grads = torch.autograd.grad(outs, wrt, batched, is_grads_batched=True)
+    params = tuple(p.detach() for p in module.parameters())
+    jac = torch.autograd.functional.jacobian(
+        lambda *a: f(*a, *params), tuple(t.detach() for t in leaves), vectorize=True)
+    return [*grads, *(j for row in jac for j in row)]
+
+
 @pytest.mark.parametrize("options", ["plain", "deep_bidir_hx_packed"])
 @pytest.mark.parametrize("mode", MODES)
 def test_batched_gradients_and_vectorized_jacobian_match_torch(mode, options):
     """is_grads_batched=True and jacobian(vectorize=True) run the backward under vmap."""
-    opts = OPTIONS[options]
-    results = []
-    for module in _pair(mode, opts):
-        leaves = _inputs(module, opts, torch.Generator().manual_seed(4))
-        wrt = leaves + list(module.parameters())
-        f = _function(module, opts)
-        outs = f(*wrt)
-        batched = [torch.randn(5, *o.shape, dtype=DT, generator=torch.Generator().manual_seed(k))
-                   for k, o in enumerate(outs)]
-        grads = torch.autograd.grad(outs, wrt, batched, is_grads_batched=True)
-        params = tuple(p.detach() for p in module.parameters())
-        jac = torch.autograd.functional.jacobian(
-            lambda *a: f(*a, *params), tuple(t.detach() for t in leaves), vectorize=True)
-        results.append([*grads, *(j for row in jac for j in row)])
-    for a, b in zip(*results):
+    ours, ref = _pair(mode, OPTIONS[options])
+    for a, b in zip(_batched_gradients(ours, OPTIONS[options]),
+                    _batched_gradients(ref, OPTIONS[options]), strict=True):
         torch.testing.assert_close(a, b, **TOL)
+
+
+def _transformed(module, opts):
+    """torch.func.grad w.r.t. the parameters, jacrev and jacfwd w.r.t. the input, and the
+    forward-mode tangents of every output."""
+    leaves = [t.detach() for t in _inputs(module, opts, torch.Generator().manual_seed(5))]
+    params = tuple(p.detach() for p in module.parameters())
+    f = _function(module, opts)
+
+    def loss(*p):
+        return sum(o.pow(2).sum() for o in f(*leaves, *p))
+
+    def first_output(x):
+        return f(x, *leaves[1:], *params)[0]
+
+    def last_output(x):
+        return f(x, *leaves[1:], *params)[-1]
+
+    results = list(torch.func.grad(loss, argnums=tuple(range(len(params))))(*params))
+    results.append(torch.func.jacrev(first_output)(leaves[0]))
+    results.append(torch.func.jacfwd(last_output)(leaves[0]))
+    with fwAD.dual_level():
+        duals = [fwAD.make_dual(t, d) for t, d in zip(leaves, _random_like(leaves, 6))]
+        results += [fwAD.unpack_dual(o).tangent for o in f(*duals, *params)]
+    return results
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")  # inside torch's jacfwd
@@ -144,25 +173,10 @@ def test_torch_func_transforms_and_forward_ad_match_torch(mode):
     """torch.func.grad / jacrev / jacfwd and forward-mode AD, which torch.nn supports and the
     fused Functions do not, take the reference loop and give torch.nn's numbers (dense
     input: pack_padded_sequence itself has no forward-mode derivative)."""
-    opts = OPTIONS["deep_bidir_hx"]
-    results = []
-    for module in _pair(mode, opts):
-        leaves = [t.detach() for t in _inputs(module, opts, torch.Generator().manual_seed(5))]
-        params = tuple(p.detach() for p in module.parameters())
-        f = _function(module, opts)
-        loss = lambda *a: sum(o.pow(2).sum() for o in f(*a))  # noqa: E731
-        results.append(list(torch.func.grad(lambda *p: loss(*leaves, *p),
-                                            argnums=tuple(range(len(params))))(*params)))
-        results.append([torch.func.jacrev(lambda x: f(x, *leaves[1:], *params)[0])(leaves[0])])
-        results.append([torch.func.jacfwd(lambda x: f(x, *leaves[1:], *params)[-1])(leaves[0])])
-        tangents = _random_like(leaves, 6)
-        with fwAD.dual_level():
-            duals = [fwAD.make_dual(t, d) for t, d in zip(leaves, tangents)]
-            results.append([fwAD.unpack_dual(o).tangent for o in f(*duals, *params)])
-    half = len(results) // 2
-    for a, b in zip(results[:half], results[half:]):
-        for u, v in zip(a, b):
-            torch.testing.assert_close(u, v, **TOL)
+    ours, ref = _pair(mode, OPTIONS["deep_bidir_hx"])
+    for a, b in zip(_transformed(ours, OPTIONS["deep_bidir_hx"]),
+                    _transformed(ref, OPTIONS["deep_bidir_hx"]), strict=True):
+        torch.testing.assert_close(a, b, **TOL)
 
 
 @pytest.mark.parametrize("cls", [rnn.RNN, rnn.LSTM, rnn.GRU])

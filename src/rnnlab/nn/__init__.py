@@ -15,8 +15,18 @@ from __future__ import annotations
 import torch
 from torch import nn as _nn
 
-from .layers import (GRU, INITS, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase,
-                     init_weights)
+from .layers import (
+    GRU,
+    INITS,
+    LSTM,
+    RNN,
+    GRUCell,
+    LSTMCell,
+    RNNBase,
+    RNNCell,
+    RNNCellBase,
+    init_weights,
+)
 from .teaching import MyRNN, NaiveGRU, NaiveLSTM, NaiveRNN, TeachingRNN
 
 KINDS = ("rnn", "lstm", "gru")

@@ -37,11 +37,12 @@ derivatives and batched gradients, at the cost of one more forward, only there.
 from __future__ import annotations
 
 import torch
-from torch import Tensor
 import torch.nn.functional as F
+from torch import Tensor
 from torch.autograd import Function
 
-from .cells import STEPS, scan as reference_scan
+from .cells import STEPS
+from .cells import scan as reference_scan
 
 _is_batched = torch._C._functorch.is_batchedtensor
 _is_legacy_batched = torch._C._functorch.is_legacy_batchedtensor

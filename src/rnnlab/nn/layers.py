@@ -192,10 +192,9 @@ class RNNBase(nn.Module):
         return [h, (rows, batch, self.hidden_size)] if self.mode == "LSTM" else [h]
 
     def forward(self, input: Tensor | PackedSequence, hx=None):
-        """Same contract as torch.nn: returns ``(output, h_n)``, or ``(output, (h_n, c_n))`` for LSTM.
-
-        Arguments are checked as torch.nn checks them, in the same order, raising the
-        same exception types with the same messages."""
+        """Same contract as torch.nn: returns ``(output, h_n)``, or ``(output, (h_n, c_n))``
+        for LSTM. Arguments are checked as torch.nn checks them, in the same order, raising
+        the same exception types with the same messages."""
         lstm = self.mode == "LSTM"
         packed = isinstance(input, PackedSequence)
         if hx is not None:
@@ -388,11 +387,12 @@ class RNNCellBase(nn.Module):
         self.hidden_size = hidden_size
         self.bias = bias
         # torch.nn's registration order, so the same seed draws the same weights
-        self.weight_ih = nn.Parameter(torch.empty((num_chunks * hidden_size, input_size), **factory))
-        self.weight_hh = nn.Parameter(torch.empty((num_chunks * hidden_size, hidden_size), **factory))
+        gates = num_chunks * hidden_size
+        self.weight_ih = nn.Parameter(torch.empty((gates, input_size), **factory))
+        self.weight_hh = nn.Parameter(torch.empty((gates, hidden_size), **factory))
         if bias:
-            self.bias_ih = nn.Parameter(torch.empty(num_chunks * hidden_size, **factory))
-            self.bias_hh = nn.Parameter(torch.empty(num_chunks * hidden_size, **factory))
+            self.bias_ih = nn.Parameter(torch.empty(gates, **factory))
+            self.bias_hh = nn.Parameter(torch.empty(gates, **factory))
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
