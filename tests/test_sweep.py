@@ -245,3 +245,9 @@ def test_ray_tune_runs_a_tiny_grid_and_resumes(tmp_path, los_loop_tiny_raw):
     assert (tmp_path / "ray" / "r").is_dir()  # Ray Tune's own record of the trials
     again = sweep.execute(plan, runs_dir=tmp_path)  # any executor sees what Ray finished
     assert [r["action"] for r in again] == ["skipped", "skipped"]
+
+
+def test_the_command_line_offers_every_comparison_preset():
+    from rnnlab.cli.sweeps import COMPARISONS as offered
+
+    assert list(offered) == list(sweep.COMPARISONS)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from .. import config as config_mod
 from ..errors import ConfigError
 from ..tasks import Task, get_task
+from ..tasks.base import LAB_KINDS
 from ..util import suggest
 
 Block = dict[str, list]
@@ -26,7 +27,7 @@ Block = dict[str, list]
 # plots get one line per cell type); each task says which keys (Task.hyperparams).
 COMPARISONS: dict[str, Callable[[type[Task]], list[Block]]] = {
     "scratch_vs_torch": lambda task: [{"model.impl": ["scratch", "torch"]}],
-    "cell_types": lambda task: [{"model.kind": ["rnn", "lstm", "gru"]}],
+    "cell_types": lambda task: [LAB_KINDS],
     "hyperparams": lambda task: task.hyperparams,
 }
 

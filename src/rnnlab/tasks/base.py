@@ -24,6 +24,8 @@ from ..errors import ConfigError
 from ..util import suggest
 
 TASKS: dict[str, type[Task]] = {}
+# the cells the lab compares: `compare cell_types`, and each line of `compare hyperparams`
+LAB_KINDS = {"model.kind": ["rnn", "lstm", "gru"]}
 
 
 def register(cls: type[Task]) -> type[Task]:

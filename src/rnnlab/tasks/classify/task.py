@@ -30,11 +30,9 @@ from ...data.padding import Ragged, bucket_batches
 from ...data.sequences import Part
 from ...data.sources import sequences_for
 from ...errors import ConfigError, DataError
-from ..base import PredictOptions, Task, recurrent_layer
+from ..base import LAB_KINDS, PredictOptions, Task, recurrent_layer
 from .config import ClassifyData, ClassifyModel, check_config
 from .models import SequenceClassifier, TokenEncoder, TutorialRNN
-
-_KINDS = {"model.kind": ["rnn", "lstm", "gru"]}
 
 
 class ClassifyTask(Task):
@@ -42,9 +40,9 @@ class ClassifyTask(Task):
     DataConfig = ClassifyData
     ModelConfig = ClassifyModel
     monitor_mode = "max"
-    hyperparams = [{**_KINDS, "model.hidden_size": [32, 64, 128]},
-                   {**_KINDS, "train.batch_size": [32, 64, 128]},
-                   {**_KINDS, "train.lr": [1e-2, 1e-3, 1e-4]}]
+    hyperparams = [{**LAB_KINDS, "model.hidden_size": [32, 64, 128]},
+                   {**LAB_KINDS, "train.batch_size": [32, 64, 128]},
+                   {**LAB_KINDS, "train.lr": [1e-2, 1e-3, 1e-4]}]
     can_ensemble = True
     ensemble_figures = True
     same_rows = "one data config with one data.split_seed"

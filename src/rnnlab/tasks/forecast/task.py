@@ -26,23 +26,22 @@ from ...data.resample import complete_windows, regularize_series
 from ...data.sources import series_for
 from ...errors import ConfigError, DataError
 from ...util import fmt
-from ..base import PredictOptions, Task, recurrent_layer
+from ..base import LAB_KINDS, PredictOptions, Task, recurrent_layer
 from . import predict
 from .config import ForecastData, ForecastModel
 from .metrics import horizon_metrics, regression_metrics
 from .model import ForecastNet
 
 SPLITS = ("train", "val", "test")
-_KINDS = {"model.kind": ["rnn", "lstm", "gru"]}
 
 
 class ForecastTask(Task):
     name = "forecast"
     DataConfig = ForecastData
     ModelConfig = ForecastModel
-    hyperparams = [{**_KINDS, "model.hidden_size": [16, 32, 64]},
-                   {**_KINDS, "train.batch_size": [32, 64, 128]},
-                   {**_KINDS, "train.lr": [1e-2, 3e-3, 1e-3]}]
+    hyperparams = [{**LAB_KINDS, "model.hidden_size": [16, 32, 64]},
+                   {**LAB_KINDS, "train.batch_size": [32, 64, 128]},
+                   {**LAB_KINDS, "train.lr": [1e-2, 3e-3, 1e-3]}]
     can_ensemble = True
 
     def __init__(self, cfg, data_dir=None, download=False, device="cpu"):

@@ -25,14 +25,13 @@ from ...data.sources import corpus_for
 from ...data.text import Vocab, clean_text, random_batches, sequential_batches, to_tokens
 from ...errors import ConfigError, DataError, RunNotFound
 from ...util import write_text
-from ..base import PredictOptions, Task
+from ..base import LAB_KINDS, PredictOptions, Task
 from .config import PREFIXES, LanguageData, LanguageModelConfig
 from .model import (detach, generate, generate_text, make_model, mean_nll, perplexity_figures,
                     unigram_nll)
 
 VOCAB_FILE = "vocab.json"
 SAMPLES_FILE = "samples.txt"
-_KINDS = {"model.kind": ["rnn", "lstm", "gru"]}
 
 
 class LanguageTask(Task):
@@ -41,14 +40,14 @@ class LanguageTask(Task):
     ModelConfig = LanguageModelConfig
     monitor = "val_perplexity"
     monitor_mode = "min"
-    hyperparams = [{**_KINDS, "model.hidden_size": [128, 256, 512]},
-                   {**_KINDS, "train.batch_size": [16, 32, 64]},
-                   {**_KINDS, "train.lr": [0.1, 1.0, 5.0]},
-                   {**_KINDS, "data.num_steps": [20, 35, 60]},
+    hyperparams = [{**LAB_KINDS, "model.hidden_size": [128, 256, 512]},
+                   {**LAB_KINDS, "train.batch_size": [16, 32, 64]},
+                   {**LAB_KINDS, "train.lr": [0.1, 1.0, 5.0]},
+                   {**LAB_KINDS, "data.num_steps": [20, 35, 60]},
                    # an optimiser comes with its own learning rate: one block each
-                   {**_KINDS, "train.optimizer": ["sgd"], "train.lr": [1.0]},
-                   {**_KINDS, "train.optimizer": ["adam"], "train.lr": [1e-3]},
-                   {**_KINDS, "model.init": ["default", "xavier", "kaiming", "orthogonal"]}]
+                   {**LAB_KINDS, "train.optimizer": ["sgd"], "train.lr": [1.0]},
+                   {**LAB_KINDS, "train.optimizer": ["adam"], "train.lr": [1e-3]},
+                   {**LAB_KINDS, "model.init": ["default", "xavier", "kaiming", "orthogonal"]}]
     can_generate = True
 
     def __init__(self, cfg, data_dir=None, download=False, device="cpu"):
