@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "rnnlab"
 
 # Lowest first; a module may import its own layer and those before it.
 LAYERS = [
-    ["version", "errors", "util"],
+    ["version", "errors", "util", "process"],
     ["nn"],
     ["data"],
     ["config", "figures", "tblog"],

@@ -9,6 +9,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from rnnlab import nn as rnn
 from rnnlab.nn import fused
+from rnnlab.nn.plan import Plan
 
 TOL = dict(rtol=0, atol=1e-8)
 DT = torch.float64
@@ -33,7 +34,7 @@ def _function_and_inputs(mode, bias, reverse, layout):
     h0 = _leaf(sizes[0], out_size, gen=gen)
     w_hh = _leaf(gates, out_size, gen=gen)
     b_hh = _leaf(gates, gen=gen) if bias else None
-    plan = fused._Plan(sizes, reverse)
+    plan = Plan(sizes, reverse)
     if mode.startswith("LSTM"):
         c0 = _leaf(sizes[0], hidden, gen=gen)
         w_hr = _leaf(proj, hidden, gen=gen) if mode == "LSTM_PROJ" else None
@@ -71,7 +72,7 @@ def test_autograd_fallback_gives_an_argument_passed_twice_each_of_its_gradients(
     gen = torch.Generator().manual_seed(2)
     x, w_ih, w_hh = _leaf(6, 2, gen=gen), _leaf(12, 2, gen=gen), _leaf(12, 3, gen=gen)
     s0 = _leaf(2, 3, gen=gen)
-    plan = fused._Plan([2, 2, 2], False)
+    plan = Plan([2, 2, 2], False)
     grads = []
     for create_graph in (False, True):
         out, h_n, c_n = fused.LSTMScan.apply(x, w_ih, None, s0, s0, w_hh, None, None, plan)

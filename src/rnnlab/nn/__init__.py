@@ -15,18 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn as _nn
 
-from .layers import (
-    GRU,
-    INITS,
-    LSTM,
-    RNN,
-    GRUCell,
-    LSTMCell,
-    RNNBase,
-    RNNCell,
-    RNNCellBase,
-    init_weights,
-)
+from .cell_modules import GRUCell, LSTMCell, RNNCell, RNNCellBase
+from .layers import GRU, INITS, LSTM, RNN, RNNBase, init_weights
 from .teaching import MyRNN, NaiveGRU, NaiveLSTM, NaiveRNN, TeachingRNN
 
 KINDS = ("rnn", "lstm", "gru")
