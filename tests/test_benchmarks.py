@@ -54,3 +54,18 @@ def test_lstm_compile_probe_computes_torch_nn_lstm(capsys):
     assert result["max_diff"] < 1e-10  # outputs and every gradient, float64
     assert set(result["ms"]) == {"torch.nn", "compiled", "rnnlab fused"}
     assert "| compiled |" in capsys.readouterr().out
+
+
+def test_min_speed_runs_every_layer_and_draws_the_chart(tmp_path):
+    bench = _load("min_speed")
+    cpu = torch.device("cpu")
+    rows = bench.run([3], bench.KINDS, list(bench.IMPLS), 1, cpu, bench._clock("cpu", cpu), True,
+                     lambda r: None, sizes=(2, 4, 5))
+    assert {(r["kind"], r["impl"]) for r in rows} == {
+        (k, i) for k in bench.KINDS for i in bench.IMPLS}
+    for r in rows:
+        assert r["train_ms"] > 0 and r["peak_mb"] > 0 and r["train_speedup"] > 0
+    text = bench.table(rows)
+    assert text.count("\n") == len(rows) + 1 and "| 3 | MinGRU |" in text
+    bench.chart(rows, tmp_path / "min.png", "tiny")
+    assert (tmp_path / "min.png").stat().st_size > 0

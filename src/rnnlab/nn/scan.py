@@ -142,15 +142,16 @@ class MinScan(Function):
             return g.view(shape)
 
         blocks = [project(j) for j in range(len(fwd_signs) - 1)]
+        p = project(len(fwd_signs) - 1)
+        cand = torch.empty_like(p)
         if mode == "MinLSTM":  # blocks: -k_f, -k_i, kept for the backward
             # softplus(v) is v above ``threshold`` (default 20: off by exp(-20), 2e-9 in float64)
-            a = F.softplus(blocks[1], threshold=40).sub_(F.softplus(blocks[0], threshold=40))
-            a.sigmoid_()
+            a = F.softplus(blocks[1], threshold=40)
+            a.sub_(torch._C._nn.softplus(blocks[0], 1, 40, out=cand)).sigmoid_()
         else:  # block: -k_z, which becomes a in place
             a = blocks.pop().sigmoid_()
-        p = project(len(fwd_signs) - 1)
         upper = torch.ge(p, 0, out=torch.empty_like(p))  # 1 where g(p) = p + 1/2, as a float
-        cand = torch.sigmoid(p)
+        torch.sigmoid(p, out=cand)
         torch.maximum(cand, p.add_(0.5), out=cand)
         out = p  # the buffer of p is free now
         linear_scan(lerp_step, a, cand, h0, out, reverse)
@@ -177,6 +178,7 @@ class MinScan(Function):
             else:
                 linear_scan(affine_step, a[1:], dout[:-1], D[-1], D[:-1], reverse=True)
         dh0 = a[first] * D[first]
+        grad = _Gradients(ctx, x, weight, hidden)
         # dL/da_t = D_t (h_{t-1} - h~_t), then through a's sigmoid
         da = torch.empty_like(out)
         now, before = ((slice(0, -1), slice(1, None)) if ctx.reverse
@@ -186,25 +188,41 @@ class MinScan(Function):
         da.mul_(D)
         _sigmoid_backward(da, a, grad_input=da)
         if ctx.mode == "MinLSTM":  # d softplus(-k) / d(-k) = sigmoid(-k)
-            grads = [torch.sigmoid(blocks[0]).mul_(da), torch.sigmoid(blocks[1]).mul_(da)]
+            tmp = torch.sigmoid(blocks[0]).mul_(da)
+            grad.add(0, tmp)
+            grad.add(1, torch.sigmoid(blocks[1], out=tmp).mul_(da))
         else:
-            grads = [da]
+            grad.add(0, da)
         # dL/dp = D (1 - a) g'(p), g' = sigmoid' below 0 and 1 from 0 up (lerp by the 0/1 mask)
         D.addcmul_(D, a, value=-1)
-        dp = _sigmoid_backward(D, cand, grad_input=torch.empty_like(D))
-        grads.append(torch.lerp(dp, D, upper, out=dp))
-
-        bwd_signs = _SIGNS[ctx.mode][1]
-        dx = dw = db = None
-        flat = [g.view(-1, hidden) for g in grads]
-        if ctx.needs_input_grad[0]:
-            blocks_w = weight.split(hidden)
-            dx = torch.mm(flat[0], blocks_w[0] * bwd_signs[0])
-            for g, w_j, s in zip(flat[1:], blocks_w[1:], bwd_signs[1:], strict=True):
-                dx.addmm_(g, w_j, alpha=s)
-        if ctx.needs_input_grad[1]:
-            dw = torch.cat([torch.mm(g.t(), x).mul_(s)
-                            for g, s in zip(flat, bwd_signs, strict=True)])
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            db = torch.cat([g.sum(0).mul_(s) for g, s in zip(flat, bwd_signs, strict=True)])
+        dp = _sigmoid_backward(D, cand, grad_input=da)  # the buffer of da is free now
+        grad.add(-1, torch.lerp(dp, D, upper, out=dp))
+        dx, dw, db = grad.x, grad.w, grad.b
         return dx, dw, db, dh0, None, None, None
+
+
+class _Gradients:
+    """dL/dx, dL/dW and dL/db, added one gate block at a time (``add``), so that the
+    buffer holding a block's gradient can be reused as soon as it has been added."""
+
+    def __init__(self, ctx, x: Tensor, weight: Tensor, hidden: int) -> None:
+        self.input, self.weight, self.hidden = x, weight, hidden
+        self.signs = _SIGNS[ctx.mode][1]
+        want_x, want_w, want_b = ctx.needs_input_grad[:3]
+        self.want_x, self.x = want_x, None
+        self.w = torch.empty_like(weight) if want_w else None
+        self.b = weight.new_empty(weight.shape[0]) if want_b and ctx.has_bias else None
+
+    def add(self, j: int, grad: Tensor) -> None:
+        """Add block ``j``'s gradient (T, B, H), which is sign_j * dL/d(W_j x + b_j)."""
+        j %= len(self.signs)
+        s, flat = self.signs[j], grad.view(-1, self.hidden)
+        rows = slice(j * self.hidden, (j + 1) * self.hidden)
+        if self.w is not None:  # beta=0: the rows' old (uninitialised) values are ignored
+            torch.addmm(self.w[rows], flat.t(), self.input, beta=0, alpha=s, out=self.w[rows])
+        if self.b is not None:
+            torch.sum(flat, 0, out=self.b[rows]).mul_(s)
+        if self.want_x and self.x is None:  # beta=0: ``input`` only lends its shape
+            self.x = torch.addmm(self.input, flat, self.weight[rows], beta=0, alpha=s)
+        elif self.want_x:
+            self.x.addmm_(flat, self.weight[rows], alpha=s)
