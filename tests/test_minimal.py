@@ -244,6 +244,8 @@ def test_min_lstm_survives_gates_that_underflow():
     with torch.no_grad():
         layer.weight_ih_l0.copy_(torch.tensor([[-200.0], [-201.0], [1.0]]))
     out, _ = layer(torch.ones(3, 1, 1))
+    layer.fast = False
+    torch.testing.assert_close(layer(torch.ones(3, 1, 1))[0], out)  # the step path too
     naive = NaiveMinLSTM(1, 1)
     naive.load_from(layer)
     assert torch.isnan(naive(torch.ones(1, 3, 1))[0]).all()
@@ -327,3 +329,22 @@ def test_min_scan_is_one_node_of_the_graph():
     out, _ = layer(torch.randn(50, B, I))
     assert type(out.grad_fn).__name__ == "MinScanBackward"
     assert MinScan.__doc__
+
+
+@pytest.mark.parametrize("mode", CLASSES)
+def test_function_transforms_run_the_step_path(mode):
+    """torch.func and forward-mode AD have no rule for the scan's autograd Function: the layer
+    runs the step path under them, with the same numbers; a second derivative needs fast=False."""
+    layer = CLASSES[mode](I, H, dtype=torch.float64)
+    x, tangent = (torch.randn(T, B, I, dtype=torch.float64) for _ in range(2))
+    x.requires_grad_()
+    first = torch.autograd.grad(layer(x)[0].pow(2).sum(), x)[0]
+    jvp = torch.func.jvp(lambda v: layer(v)[0], (x,), (tangent,))[1]
+    torch.testing.assert_close(torch.func.grad(lambda v: layer(v)[0].pow(2).sum())(x), first)
+    g, = torch.autograd.grad(layer(x)[0].pow(2).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="differentiate twice"):
+        g.sum().backward()
+    layer.fast = False
+    torch.testing.assert_close(torch.func.jvp(lambda v: layer(v)[0], (x,), (tangent,))[1], jvp)
+    g, = torch.autograd.grad(layer(x)[0].pow(2).sum(), x, create_graph=True)
+    assert torch.autograd.grad(g.sum(), x)[0].abs().sum() > 0
