@@ -8,7 +8,8 @@ Both drop the hidden state from the gates, so each layer is one linear recurrenc
              f'_t = f_t / (f_t + i_t)                i'_t = i_t / (f_t + i_t)
              h~_t = g(W_h x_t + b_h)                 h_t = f'_t * h_{t-1} + i'_t * h~_t
 
-with g(v) = v + 1/2 for v >= 0 and sigmoid(v) below (positive, so states keep their scale).
+with g(v) = v + 1/2 for v >= 0 and sigmoid(v) below (positive: the paper's log-space scan
+takes its logarithm; the scan here needs no logarithms and any real ``hx`` is allowed).
 
 :class:`MinGRU` and :class:`MinLSTM` have torch.nn.GRU's constructor, ``forward(input,
 hx=None) -> (output, h_n)``, shapes, PackedSequence handling, dropout between layers and
@@ -24,9 +25,11 @@ Two paths compute the same numbers:
   :func:`min_lstm_cell`, autograd recording every operation; ``layer.step(x_t, h)`` runs
   one step of the same cells with O(1) state, for generation and streaming.
 
-Both compute f' as sigmoid(log f - log i), equal to f / (f + i) but without dividing
-(f + i underflows to 0 when both gates are near 0). Not supported: TorchScript; a
-backward of the fast path cannot itself be differentiated (use ``fast=False``).
+Both paths compute f' as sigmoid(log f - log i), equal to f / (f + i) but without dividing
+(f + i underflows to 0 when both gates are near 0). torch.func transforms and forward-mode
+AD run the reference loop (the scan's autograd Function has no rule for them). Not
+supported: TorchScript; a backward of the fast path cannot itself be differentiated
+(``create_graph=True`` then raises; use ``fast=False``).
 """
 
 from __future__ import annotations
@@ -139,6 +142,9 @@ class MinRNNBase(nn.Module):
         bound = 1.0 / math.sqrt(self.hidden_size)
         for p in self.parameters():
             nn.init.uniform_(p, -bound, bound)
+
+    def flatten_parameters(self) -> None:
+        """No-op, kept so code written for torch.nn (which calls it) runs unchanged."""
 
     def _weights(self, layer: int, direction: int) -> tuple[Tensor, Tensor | None]:
         suffix = f"_l{layer}" + ("_reverse" if direction else "")
