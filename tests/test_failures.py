@@ -19,6 +19,7 @@ import yaml
 
 from rnnlab import experiment
 from rnnlab.errors import ConfigError, DataError, TrainingError
+from rnnlab.rundir import load_checkpoint
 from rnnlab.store import Store
 from test_cli import assert_clean_error, nothing_stored
 from test_train import toy_config
@@ -187,7 +188,7 @@ def test_crash_while_writing_results_is_never_reported_finished(tmp_path, monkey
         real(path, obj)
 
     monkeypatch.setattr(rundir, "write_json", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(TrainingError, match="the disk is full .* --resume"):
         experiment.run(toy_config(epochs=1), runs_dir=tmp_path, progress=False)
     (row,) = Store(tmp_path / "rnnlab.db").list_runs()
     assert row["status"] == "failed" and "No space left" in row["error"]
@@ -228,20 +229,29 @@ class NotATensor:
     pass
 
 
-def test_checkpoints_are_loaded_without_running_code(tmp_path, monkeypatch):
+def test_checkpoints_are_loaded_without_running_code(tmp_path, capsys):
     result = experiment.run(toy_config(epochs=2), runs_dir=tmp_path, progress=False)
     Store(tmp_path / "rnnlab.db").set_status(result.run_id, "interrupted")
     torch.save({"model": NotATensor()}, result.run_dir / "last.pt")
     with pytest.raises(DataError, match="refuses to load it"):
-        experiment.resume(result.run_id, runs_dir=tmp_path, progress=False)
+        load_checkpoint(result.run_dir / "last.pt")
+    # resume passes it over (never unpickling it) and continues from the checkpoint before
+    resumed = experiment.resume(result.run_id, runs_dir=tmp_path, progress=False)
+    assert "refuses to load it" in capsys.readouterr().err
+    assert resumed.summary["test"] == result.summary["test"]
 
 
-def test_damaged_checkpoint_is_named(tmp_path):
+def test_damaged_checkpoint_is_named(tmp_path, capsys):
     result = experiment.run(toy_config(epochs=1), runs_dir=tmp_path, progress=False)
     Store(tmp_path / "rnnlab.db").set_status(result.run_id, "interrupted")
     (result.run_dir / "last.pt").write_bytes(b"\x00" * 100)
     with pytest.raises(DataError, match="last.pt cannot be read"):
-        experiment.resume(result.run_id, runs_dir=tmp_path, progress=False)
+        load_checkpoint(result.run_dir / "last.pt")
+    # no checkpoint before it: the run starts over, to the same result, and says so
+    resumed = experiment.resume(result.run_id, runs_dir=tmp_path, progress=False)
+    err = capsys.readouterr().err
+    assert "last.pt cannot be read" in err and "starts again from its first epoch" in err
+    assert resumed.summary["test"] == result.summary["test"]
 
 
 def test_data_errors_are_raised_before_anything_is_written(tmp_path):

@@ -22,6 +22,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from .config import BOUNDS, ModelConfig, RunConfig, TrainConfig
 from .tasks import TASKS
+from .util import write_text
 
 COMMAND = "python -m rnnlab.docs > docs/config.md"
 SECTIONS = ("data", "model", "train")  # RunConfig fields that are sections, not keys
@@ -168,8 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     text = config_markdown()
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        write_text(args.output, text)
     else:
         sys.stdout.write(text)
     return 0

@@ -31,6 +31,10 @@ class RunNotFound(RnnlabError):
     """A run id or folder given on the command line does not exist."""
 
 
+class RunInUse(RnnlabError):
+    """A run or sweep is being run by another process, or has already finished."""
+
+
 class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM stopped a run; it is marked 'interrupted' and can be resumed."""
 

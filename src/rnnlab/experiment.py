@@ -7,9 +7,14 @@ described in :mod:`rnnlab.rundir`.
 
 from __future__ import annotations
 
+import errno
+import json
 import platform
 import secrets
+import sqlite3
 import subprocess
+import sys
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,16 +23,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .version import __version__
+from . import config as config_mod
 from .config import RunConfig, data_label
-from .errors import ConfigError, RunInterrupted
+from .errors import ConfigError, RunInterrupted, TrainingError
 from .figures import draw_curves, new_axes
 from .nn import count_parameters
-from .rundir import BEST, LAST, LoadedRun, RunFolder
+from .process import HEARTBEAT_SECONDS, me
+from .rundir import BEST, CONFIG, LoadedRun, RunFolder
 from .store import Store, now
 from .tasks import Task, prepare
 from .tblog import TensorBoardLog
 from .train import fit
+from .version import __version__
 
 
 @dataclass
@@ -104,6 +111,31 @@ def versions() -> dict:
             "torch": torch.__version__, "numpy": np.__version__, "git": git_revision()}
 
 
+class Heartbeat:
+    """While a run trains, a daemon thread says every HEARTBEAT_SECONDS that it is alive, so
+    that a run on another host whose process died reads as interrupted."""
+
+    def __init__(self, store: Store, run_id: str) -> None:
+        self.store, self.run_id, self.owner = store, run_id, me()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                self.store.beat(self.run_id, self.owner)
+            except sqlite3.Error:
+                pass  # a busy or unreachable store: the next beat tries again
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def new_run_id(cfg: RunConfig) -> str:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return f"{cfg.name}-{cfg.model.kind}-{cfg.model.impl}-{stamp}-{secrets.token_hex(2)}"
@@ -113,28 +145,43 @@ def run(cfg: RunConfig, *, data_dir=None, runs_dir: str | Path = "runs", downloa
         progress: bool = True, sweep: str | None = None, tensorboard: bool = False) -> RunResult:
     """Train and test one config; record it in ``runs_dir``."""
     task, model = prepare(cfg, data_dir, download)
-    folder = RunFolder.create(runs_dir, new_run_id(cfg))
+    run_id = new_run_id(cfg)
+    store = Store.of(runs_dir)
+    # recorded before its folder exists: a run killed at any moment after this can resume
+    store.start_run(run_id, cfg.to_dict(), Path(runs_dir) / run_id, sweep, owner=me())
+    folder = RunFolder.create(runs_dir, run_id)
     folder.write_config(cfg)
     folder.write_artifacts(task.artifacts())
-    store = Store.of(runs_dir)
-    store.start_run(folder.run_id, cfg.to_dict(), folder.path, sweep)
     return _train_and_report(task, model, cfg, folder, store, resume_from=None,
                              progress=progress, tensorboard=tensorboard)
 
 
 def resume(ref: str, *, data_dir=None, runs_dir: str | Path = "runs", download: bool = False,
            progress: bool = True, tensorboard: bool = False) -> RunResult:
-    """Continue an interrupted run from its last checkpoint, to the same result."""
-    folder = RunFolder.find(ref, runs_dir)
+    """Continue an interrupted, failed or killed run from its last checkpoint, to the same
+    result; a run that another live process is running is refused."""
     store = Store.of(runs_dir)
-    row = store.get_run(folder.run_id)
+    path = Path(ref)
+    row = store.get_run(path.name if (path / CONFIG).is_file() else ref)
+    folder = RunFolder(row["id"], path if (path / CONFIG).is_file() else Path(row["run_dir"]))
     if row["status"] == "finished":
         raise ConfigError(f"run {folder.run_id} already finished; start a new one with "
                           "`rnnlab run`")
-    cfg = folder.config()
+    # a run killed before its folder was written is rebuilt from the config in the store
+    raw = folder.raw_config() if folder.has(CONFIG) else json.loads(row["config"])
+    cfg = config_mod.from_dict(raw, source=str(folder.path / CONFIG))
     task, model = prepare(cfg, data_dir, download)
-    last = folder.checkpoint(LAST) if folder.has(LAST) else None
-    store.set_status(folder.run_id, "running")
+    store.claim(folder.run_id, me())
+    if not folder.has(CONFIG):
+        folder.path.mkdir(parents=True, exist_ok=True)
+        folder.write_config(cfg)
+    folder.write_artifacts({k: v for k, v in task.artifacts().items() if not folder.has(k)})
+    folder.remove_stale_temp_files()
+    last, warnings = folder.resume_point()
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    store.set_epochs(folder.run_id, last["history"] if last else [])
+    folder.write_history(last["history"] if last else [])
     return _train_and_report(task, model, cfg, folder, store, resume_from=last,
                              progress=progress, tensorboard=tensorboard)
 
@@ -155,8 +202,9 @@ def _train_and_report(task: Task, model, cfg: RunConfig, folder: RunFolder, stor
 
     try:
         started = now()
-        result = fit(task, model, cfg, run_dir, resume_from=resume_from, progress=progress,
-                     on_epoch=on_epoch)
+        with Heartbeat(store, run_id):
+            result = fit(task, model, cfg, run_dir, resume_from=resume_from,
+                         progress=progress, on_epoch=on_epoch)
         model.load_state_dict(folder.checkpoint(BEST)["model"])
         report = task.test_report(model)
         pictures = task.figures(model, run_dir, result.history)
@@ -183,6 +231,14 @@ def _train_and_report(task: Task, model, cfg: RunConfig, folder: RunFolder, stor
     except KeyboardInterrupt:
         store.set_status(run_id, "interrupted")
         raise RunInterrupted(run_id) from None
+    except OSError as err:
+        if err.errno != errno.ENOSPC:
+            store.set_status(run_id, "failed", str(err)[:2000])
+            raise
+        message = (f"the disk is full ({err}); run {run_id} stopped with its last checkpoint "
+                   f"kept. Free some space, then continue with `rnnlab run --resume {run_id}`")
+        store.set_status(run_id, "failed", message)
+        raise TrainingError(message) from None
     except BaseException as err:
         store.set_status(run_id, "failed", str(err)[:2000])
         raise

@@ -17,6 +17,7 @@ from torch import nn
 from . import nn as rnn
 from .errors import ConfigError, DataError
 from .rundir import RunFolder
+from .util import atomic_write
 
 EXPORT_FORMATS = ("state_dict", "torchscript", "onnx")
 
@@ -57,7 +58,7 @@ def export_run(ref: str, fmt: str, out: str | Path | None = None, *,
     suffix = {"state_dict": ".pt", "torchscript": ".torchscript.pt", "onnx": ".onnx"}[fmt]
     out = Path(out) if out else run.run_dir / f"model{suffix}"
     if fmt == "state_dict":
-        torch.save(run.model.state_dict(), out)
+        atomic_write(out, lambda tmp: torch.save(run.model.state_dict(), tmp))
         return out
     model = to_torch_layers(run.model).eval()
     example = run.task.example_input()
@@ -67,7 +68,7 @@ def export_run(ref: str, fmt: str, out: str | Path | None = None, *,
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             traced = torch.jit.trace(model, example)
-        traced.save(str(out))
+        atomic_write(out, lambda tmp: traced.save(str(tmp)))
         return out
     try:
         import onnx  # noqa: F401  (the exporter needs it; say so before tracing)
@@ -75,13 +76,15 @@ def export_run(ref: str, fmt: str, out: str | Path | None = None, *,
         raise ConfigError("ONNX export needs the onnx package: pip install 'rnnlab[export]'"
                           ) from None
     names = [f"input{i}" for i in range(len(example))]
-    with warnings.catch_warnings():  # tracer notes about shapes: the check below is the proof
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, example, str(out), input_names=names, output_names=["output"],
-                          dynamic_axes={n: {0: "batch"} for n in names + ["output"]},
-                          dynamo=False)
-    check_onnx(out, example, expected)
-    return out
+
+    def write(tmp: Path) -> None:  # checked before it takes the file's name
+        with warnings.catch_warnings():  # tracer notes about shapes: the check is the proof
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, example, str(tmp), input_names=names,
+                              output_names=["output"], dynamo=False,
+                              dynamic_axes={n: {0: "batch"} for n in names + ["output"]})
+        check_onnx(tmp, example, expected)
+    return atomic_write(out, write)
 
 
 def check_onnx(path: Path, example: tuple, expected: torch.Tensor) -> None:

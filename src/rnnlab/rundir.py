@@ -5,6 +5,7 @@ A run folder holds::
     config.yaml     the resolved config (after --quick and --set)
     metrics.csv     one row per epoch
     best.pt         weights of the best validation epoch; last.pt: full checkpoint
+                    (last.prev.pt: the one before it, in case last.pt is damaged)
     summary.json    test metrics, baselines, timings, versions (written last)
     *.json          what the task needs to reuse the run (labels.json, vocab.json)
     *.png           loss curve and the task's figures
@@ -21,6 +22,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import pickle
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -36,10 +38,11 @@ from .config import RunConfig
 from .errors import DataError, RunNotFound
 from .store import Store
 from .tasks import Task, get_task, prepare
-from .util import atomic_write, write_json, write_text
+from .process import pid_alive
+from .util import TEMP_FILE, atomic_write, write_json, write_text
 
 CONFIG, METRICS, SUMMARY = "config.yaml", "metrics.csv", "summary.json"
-BEST, LAST = "best.pt", "last.pt"
+BEST, LAST, PREVIOUS = "best.pt", "last.pt", "last.prev.pt"
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -172,6 +175,36 @@ class RunFolder:
         """The JSON files a task wrote for reuse (labels.json, vocab.json, ...), by name;
         each is read when asked for."""
         return _JsonFiles(self.path)
+
+    def resume_point(self) -> tuple[dict | None, list[str]]:
+        """The checkpoint to continue from (last.pt, else the one before it when last.pt is
+        damaged; None to start over) and warnings saying what was passed over."""
+        warnings = []
+        for name in (LAST, PREVIOUS):
+            if self.has(name):
+                try:
+                    ckpt = self.checkpoint(name)
+                except DataError as err:
+                    warnings.append(f"warning: {err}")
+                    continue
+                if warnings:
+                    warnings.append(f"warning: run {self.run_id} resumes from {name} (epoch "
+                                    f"{ckpt['epoch']}) instead, to the same result")
+                return ckpt, warnings
+        if warnings:
+            warnings.append(f"warning: run {self.run_id} has no readable checkpoint left; it "
+                            "starts again from its first epoch (to the same result)")
+        return None, warnings
+
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Delete the temporary files that a killed process left (they hold its pid)."""
+        removed = []
+        for path in self.path.glob(".*.tmp*"):
+            match = TEMP_FILE.match(path.name)
+            if match and int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1))):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        return removed
 
     def load(self, data_dir=None, download: bool = False, *,
              for_prediction: bool = False) -> LoadedRun:

@@ -11,6 +11,7 @@ the model is evaluated, and ``best.pt`` written, with a moving average of its we
 
 from __future__ import annotations
 
+import errno
 import math
 import sys
 import time
@@ -25,7 +26,7 @@ from tqdm import tqdm
 
 from .config import RunConfig, TrainConfig
 from .errors import DataError, TrainingError
-from .rundir import BEST, LAST
+from .rundir import BEST, LAST, PREVIOUS
 from .tasks import Task
 from .util import atomic_write
 
@@ -64,9 +65,20 @@ def make_scheduler(optimizer, cfg: TrainConfig):
     return None
 
 
-def save_atomic(obj, path: Path) -> None:
-    """torch.save to a temporary file, then rename: readers see the old or the new file."""
-    atomic_write(path, lambda tmp: torch.save(obj, tmp))
+def save_atomic(obj, path: Path, keep_previous: Path | None = None) -> None:
+    """torch.save to a temporary file, then rename: readers see the old or the new file.
+
+    A full disk stops training with a clear error; the checkpoint already there is kept.
+    """
+    try:
+        atomic_write(path, lambda tmp: torch.save(obj, tmp), keep_previous)
+    except OSError as err:
+        if err.errno != errno.ENOSPC:
+            raise
+        raise TrainingError(f"the disk is full: {path.name} of epoch {obj['epoch']} could not "
+                            f"be written to {path.parent}; the checkpoint written before it is "
+                            "kept. Free some space, then continue with `rnnlab run --resume "
+                            f"{path.parent.name}`.") from None
 
 
 @dataclass
@@ -201,7 +213,8 @@ def fit(task: Task, model: nn.Module, cfg: RunConfig, run_dir: Path, *,
                      "rng": torch.get_rng_state(), "history": result.history,
                      "best_epoch": result.best_epoch, "best_value": result.best_value,
                      "bad_epochs": bad_epochs, "train_seconds": result.train_seconds,
-                     "warnings": result.warnings, "task": task.state_dict()}, last_path)
+                     "warnings": result.warnings, "task": task.state_dict()}, last_path,
+                    keep_previous=run_dir / PREVIOUS)  # resume falls back on it if last.pt breaks
         if on_epoch:
             on_epoch(row)
         bar.set_postfix({k: f"{row[k]:.4g}" for k in ("train_loss", monitor or f"{eval_split}_loss")

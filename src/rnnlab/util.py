@@ -5,23 +5,37 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], Any]) -> Path:
+TEMP_FILE = re.compile(r"^\..+\.(\d+)\.tmp(\.[^.]*)?$")  # what atomic_write leaves when killed
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], Any],
+                 keep_previous: Path | None = None) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``.
 
-    Readers see the old file or the new one, never half of one. The temporary name
-    keeps the suffix (savefig and np.savez read it) and the process id (two writers
-    never share one); it is removed when ``write`` fails.
+    Readers see the old file or the new one, never half of one, whenever the process
+    is killed; the data is on disk (fsync) before the rename. The temporary name keeps
+    the suffix (savefig and np.savez read it) and the process id (two writers never
+    share one); it is removed when ``write`` fails (a full disk, say). With
+    ``keep_previous`` the file being replaced is kept under that name.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     try:
         write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if keep_previous is not None and path.exists():
+            os.replace(path, keep_previous)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 
 import torch
+from filelock import FileLock, Timeout
 
 from .. import config as config_mod
 from .. import experiment
-from ..errors import ConfigError, RnnlabError, TrainingError
+from ..errors import ConfigError, RnnlabError, RunInUse, TrainingError
+from ..process import me
 from ..store import Store
+from ..util import write_text
 from .plan import Sweep, canon, register
 
 
@@ -167,6 +172,36 @@ def execute(sweep: Sweep, *, executor: str = "local", workers: int = 1,
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     store = Store.of(runs_dir)
     register(store, sweep)
+    with sweep_lock(runs_dir, sweep.name):
+        return _execute(sweep, executor, workers, ray_address, runs_dir, data_dir, download,
+                        progress, on_result)
+
+
+@contextmanager
+def sweep_lock(runs_dir: str | Path, name: str) -> Iterator[None]:
+    """Hold the sweep's lock file, or refuse: one process runs a sweep at a time. The lock
+    goes with its process, however that ends (the operating system releases it)."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    lock = FileLock(Path(runs_dir) / f".sweep-{safe}.lock")
+    holder = Path(runs_dir) / f".sweep-{safe}.owner"
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        who = holder.read_text().strip() if holder.is_file() else "another process"
+        raise RunInUse(f"sweep {name!r} is being run by {who} on {runs_dir}; wait for it to "
+                       "finish and rerun this command to run what it left, or give this sweep "
+                       "another --name") from None
+    try:
+        write_text(holder, str(me()))
+        yield
+    finally:
+        holder.unlink(missing_ok=True)
+        lock.release()
+
+
+def _execute(sweep: Sweep, executor: str, workers: int, ray_address: str | None,
+             runs_dir: str | Path, data_dir, download: bool, progress: bool | None,
+             on_result: Callable[[dict, dict], None] | None) -> list[dict]:
     parallel = executor == "ray" or workers > 1
     threads = threads_per_worker(workers) if parallel else None
     jobs = jobs_for(sweep, runs_dir=runs_dir, data_dir=data_dir, download=download,

@@ -30,6 +30,7 @@ from ...data.padding import Ragged, bucket_batches
 from ...data.sequences import Part
 from ...data.sources import sequences_for
 from ...errors import ConfigError, DataError
+from ...util import atomic_write
 from ..base import LAB_KINDS, PredictOptions, Task, recurrent_layer
 from .config import ClassifyData, ClassifyModel, check_config
 from .models import SequenceClassifier, TokenEncoder, TutorialRNN
@@ -234,7 +235,8 @@ class ClassifyTask(Task):
         """confusion.csv, confusion.png (row-normalised) and per_class_f1.png in ``out_dir``."""
         out_dir = Path(out_dir)
         names = self.names
-        np.savetxt(out_dir / "confusion.csv", cm, fmt="%d", delimiter=",")
+        atomic_write(out_dir / "confusion.csv",
+                     lambda tmp: np.savetxt(tmp, cm, fmt="%d", delimiter=","))
         paths = []
         shown = np.arange(len(names))
         if len(names) > 30:  # the 30 most frequent test classes keep the heatmap readable

@@ -25,7 +25,7 @@ from ...data.features import assemble, select_features, select_nodes
 from ...data.resample import complete_windows, regularize_series
 from ...data.sources import series_for
 from ...errors import ConfigError, DataError
-from ...util import fmt
+from ...util import atomic_write, fmt
 from ..base import LAB_KINDS, PredictOptions, Task, recurrent_layer
 from . import predict
 from .config import ForecastData, ForecastModel
@@ -289,7 +289,8 @@ class ForecastTask(Task):
         if self.batch_log:
             paths.append(figures.batch_curves(self.batch_log, run_dir / "batch_metrics.png",
                                               unit=self.unit))
-            pd.DataFrame(self.batch_log).to_csv(run_dir / "batch_metrics.csv", index=False)
+            atomic_write(run_dir / "batch_metrics.csv",
+                         lambda tmp: pd.DataFrame(self.batch_log).to_csv(tmp, index=False))
         return paths
 
 
@@ -324,7 +325,7 @@ class ForecastTask(Task):
                    else predict.read_history_csv(inputs[0]))
         table = self.predict(model, history)
         if options.output:
-            table.to_csv(options.output)
+            atomic_write(options.output, table.to_csv)
             lines = [f"forecast: {options.output}"]
         else:
             lines = [table.round(4).to_string(max_cols=12)]
