@@ -23,14 +23,17 @@ EXPORT_FORMATS = ("state_dict", "torchscript", "onnx")
 
 
 def to_torch_layers(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` whose rnnlab.nn layers are torch.nn layers with the same weights.
+    """A copy of ``model`` whose rnnlab.nn layers are torch.nn layers with the same weights
+    (the minimal cells, which torch.nn lacks, run their step loop of plain operations).
 
     Scratch layers share torch.nn's parameter names and gate order, so their
     state_dict loads unchanged; exporters (TorchScript, ONNX) know torch.nn's layers.
     """
     model = copy.deepcopy(model)
     for name, child in list(model.named_children()):
-        if isinstance(child, rnn.RNNBase):
+        if isinstance(child, rnn.MinRNNBase):  # no torch.nn twin: its plain-op reference loop
+            child.fast = False
+        elif isinstance(child, rnn.RNNBase):
             args = dict(input_size=child.input_size, hidden_size=child.hidden_size,
                         num_layers=child.num_layers, bias=child.bias,
                         batch_first=child.batch_first, dropout=child.dropout,
@@ -64,6 +67,8 @@ def export_run(ref: str, fmt: str, out: str | Path | None = None, *,
     example = run.task.example_input()
     with torch.no_grad():
         expected = model(*example)
+    if isinstance(expected, tuple):  # a language model's (logits, state): check the logits
+        expected = expected[0]
     if fmt == "torchscript":
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)

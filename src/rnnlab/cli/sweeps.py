@@ -101,7 +101,7 @@ def sweep_command(args) -> int:
     EXECUTION,
     description="Run a predefined sweep and write its HTML report. Presets: scratch_vs_torch "
     "(rnnlab.nn vs torch.nn, same seed and data: time, s/epoch, metrics, loss curves); "
-    "cell_types (RNN vs LSTM vs GRU); hyperparams (hidden_size, batch_size, lr one at a time "
+    "cell_types (RNN vs LSTM vs GRU, and the minimal cells minGRU and minLSTM); hyperparams (hidden_size, batch_size, lr one at a time "
     "for each cell type; the language task adds num_steps, optimiser and init). Example: "
     "rnnlab compare scratch_vs_torch configs/los_loop.yaml --quick --seeds 2")
 def compare(args) -> int:
@@ -112,9 +112,9 @@ def compare(args) -> int:
     raw = config.read_yaml(path)
     base = config.from_dict(raw, quick=args.quick, overrides=args.set or [], source=str(path))
     name = args.name or "-".join([base.name, args.preset] + (["quick"] if args.quick else []))
-    sweep_obj = sweep.plan(raw, sweep.comparison_blocks(args.preset, base.task), seeds=args.seeds,
-                           quick=args.quick, overrides=args.set or [], name=name,
-                           source=str(path))
+    blocks = sweep.comparison_blocks(args.preset, base.task, base.model.impl)
+    sweep_obj = sweep.plan(raw, blocks, seeds=args.seeds, quick=args.quick,
+                           overrides=args.set or [], name=name, source=str(path))
     print("\n".join(_run_sweep(args, sweep_obj)))
     title = f"{base.name}: {args.preset.replace('_', ' ')}{' (quick)' if args.quick else ''}"
     out = html.write([sweep_obj.name], args.output or f"{sweep_obj.name}.html",

@@ -39,7 +39,9 @@ from .schema import BOUNDS, build, choices, option
 class ModelConfig:
     """The recurrent layer and what sits on it."""
 
-    kind: Literal["rnn", "lstm", "gru"] = option("gru", "recurrent cell")
+    kind: Literal["rnn", "lstm", "gru", "mingru", "minlstm"] = option(
+        "gru", "recurrent cell; mingru and minlstm are the parallel-scan minimal cells of Feng "
+        "et al. 2024 (gates read the input only; scratch and teaching impls)")
     impl: Literal["scratch", "torch", "teaching"] = option(
         "scratch", "rnnlab.nn (scratch), torch.nn (torch) or the per-gate textbook forms")
     hidden_size: int = option(64, "features in the hidden state", ge=1)
@@ -51,6 +53,9 @@ class ModelConfig:
         "default", "weight initialisation (default = torch.nn's uniform)")
 
     def check(self) -> None:
+        if self.kind.startswith("min") and self.impl == "torch":
+            raise ConfigError(f"model.kind {self.kind} has no torch.nn layer; use model.impl "
+                              "scratch (the parallel scan) or teaching (one step at a time)")
         if self.nonlinearity != "tanh" and self.kind != "rnn":
             raise ConfigError(f"model.nonlinearity applies to kind 'rnn' only; "
                               f"{self.kind} has fixed gate activations. Remove the key.")

@@ -17,27 +17,30 @@ from collections.abc import Callable, Sequence
 from .. import config as config_mod
 from ..errors import ConfigError
 from ..tasks import Task, get_task
-from ..tasks.base import LAB_KINDS
+from ..tasks.base import ALL_KINDS, LAB_KINDS
 from ..util import suggest
 
 Block = dict[str, list]
 
-# The lab's comparison questions as sweeps: preset -> the blocks for a task. hyperparams
-# varies one key at a time around the base config, for each cell type (so the effect
-# plots get one line per cell type); each task says which keys (Task.hyperparams).
-COMPARISONS: dict[str, Callable[[type[Task]], list[Block]]] = {
-    "scratch_vs_torch": lambda task: [{"model.impl": ["scratch", "torch"]}],
-    "cell_types": lambda task: [LAB_KINDS],
-    "hyperparams": lambda task: task.hyperparams,
+# The lab's comparison questions as sweeps: preset -> the blocks for a task and the base
+# config's implementation. cell_types adds the minimal cells to the lab's three (torch.nn
+# has none: left out under impl torch). hyperparams varies one key at a time around the
+# base config, for each cell type (so the effect plots get one line per cell type); each
+# task says which keys (Task.hyperparams).
+COMPARISONS: dict[str, Callable[[type[Task], str], list[Block]]] = {
+    "scratch_vs_torch": lambda task, impl: [{"model.impl": ["scratch", "torch"]}],
+    "cell_types": lambda task, impl: [LAB_KINDS if impl == "torch" else ALL_KINDS],
+    "hyperparams": lambda task, impl: task.hyperparams,
 }
 
 
-def comparison_blocks(preset: str, task: str) -> list[Block]:
-    """The grid of a comparison preset for ``task``."""
+def comparison_blocks(preset: str, task: str, impl: str = "scratch") -> list[Block]:
+    """The grid of a comparison preset for ``task`` around a config of implementation
+    ``impl``."""
     if preset not in COMPARISONS:
         raise ConfigError(f"unknown comparison {preset!r}.{suggest(preset, COMPARISONS, 0.5)} "
                           f"Valid: {', '.join(COMPARISONS)}")
-    blocks = COMPARISONS[preset](get_task(task))
+    blocks = COMPARISONS[preset](get_task(task), impl)
     if not blocks:
         raise ConfigError(f"comparison {preset!r} has no grid for task {task!r} yet")
     return copy.deepcopy(blocks)

@@ -24,8 +24,10 @@ from ..errors import ConfigError
 from ..util import suggest
 
 TASKS: dict[str, type[Task]] = {}
-# the cells the lab compares: `compare cell_types`, and each line of `compare hyperparams`
+# the cells the lab compares: each line of `compare hyperparams`
 LAB_KINDS = {"model.kind": ["rnn", "lstm", "gru"]}
+# `compare cell_types`: those and the parallel-scan minimal cells
+ALL_KINDS = {"model.kind": ["rnn", "lstm", "gru", "mingru", "minlstm"]}
 
 
 def register(cls: type[Task]) -> type[Task]:

@@ -93,6 +93,11 @@ class ClassifyTask(Task):
             "vocab": self.vocab, "max_length": d.max_length,
             "input": ("token id" + (" + hour of day" if self.data.hours else ""))}}
 
+    def example_input(self) -> tuple:
+        raise ConfigError("a classifier reads packed batches of varying length, which "
+                          "TorchScript tracing and ONNX export cannot take; export it with "
+                          "--format state_dict")
+
     # -- model
     def build_model(self) -> nn.Module:
         m = self.cfg.model
