@@ -57,6 +57,15 @@ def test_traffic_12_quick(cli, repo_root, real_data):
     assert "at 15min" in proc.stdout and "at 60min" in proc.stdout
 
 
+@pytest.mark.realdata
+def test_pm25_week_quick_with_a_minimal_cell(cli, repo_root, real_data):
+    proc, run_dir, summary = run_preset(cli, repo_root, "pm25_week", "--kind", "mingru",
+                                        env={"RNNLAB_DATA": str(real_data)})
+    assert summary["model"] == "mingru" and summary["data"]["targets"] == ["pm2.5"]
+    assert list(summary["horizons"]) == ["60min", "6h", "24h"]
+    assert summary["data"]["windows"]["train"] > 500  # a week of history, gaps dropped
+
+
 def test_pems_next_quick_on_a_generated_npz(cli, repo_root):
     write_pems_npz(cli.cwd / "data", "pems04", steps=240)
     _, _, summary = run_preset(cli, repo_root, "pems_next", "--data-dir", cli.cwd / "data")
