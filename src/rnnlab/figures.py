@@ -228,3 +228,64 @@ def history_and_forecast(history: "pd.DataFrame", forecast: "pd.DataFrame", colu
         ax.legend(loc="best")
     fig.autofmt_xdate()
     return _save(fig, path)
+
+
+def gate_heatmaps(gates: dict[str, np.ndarray], path: Path, title: str = "",
+                  tokens: Sequence[str] | None = None) -> Path:
+    """One heatmap per gate or state of one sequence: hidden units (rows) over time steps
+    (labelled with ``tokens`` when they fit); gates in (0, 1) on a fixed 0-1 scale, so
+    saturation shows as the scale's ends; other values on a scale centred on 0."""
+    names = list(gates)
+    cols = min(3, len(names))
+    rows = -(-len(names) // cols)
+    steps = gates[names[0]].shape[0]
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.9 * rows), squeeze=False)
+    for ax, name in zip(axes.ravel(), names):
+        values = gates[name].T  # (hidden, time)
+        bounded = name in ("i", "f", "o", "r", "z")
+        edge = float(np.abs(values).max()) or 1.0
+        image = ax.imshow(values, aspect="auto", interpolation="nearest",
+                          cmap="viridis" if bounded else "coolwarm",
+                          vmin=0 if bounded else -edge, vmax=1 if bounded else edge)
+        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
+        ax.set_title(name)
+        if tokens is not None and len(tokens) == steps and steps <= 60:
+            ax.set_xticks(np.arange(steps), [repr(t)[1:-1] or " " for t in tokens],
+                          fontsize=7 if steps > 20 else 9, rotation=90 if steps > 20 else 0)
+            ax.set_xlabel("input step")
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_xlabel(f"time step (0..{steps - 1})")
+        ax.set_ylabel("hidden unit")
+    for ax in axes.ravel()[len(names):]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+def draw_steps_back(ax, curves: dict[str, np.ndarray], *, ylabel: str, title: str,
+                    styles: dict[str, str] | None = None) -> None:
+    """Values per time step counted back from the last (0 = the last step), log scale: one
+    line per label (e.g. a run at its best and at its initial weights)."""
+    for label, values in curves.items():
+        values = np.asarray(values, dtype=float)
+        back = np.arange(len(values))[::-1]
+        keep = np.isfinite(values) & (values > 0)
+        ax.plot(back[keep], values[keep], (styles or {}).get(label, "-"), label=label)
+    ax.set_yscale("log")
+    ax.invert_xaxis()  # time runs left to right: the first step on the left
+    ax.set_xlabel("steps before the last one")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    if ax.lines:
+        ax.legend(fontsize=8)
+
+
+def steps_back_curves(curves: dict[str, np.ndarray], path: Path, *, ylabel: str,
+                      title: str, styles: dict[str, str] | None = None) -> Path:
+    """:func:`draw_steps_back` as a PNG."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    draw_steps_back(ax, curves, ylabel=ylabel, title=title, styles=styles)
+    return _save(fig, path)

@@ -157,3 +157,38 @@ def generate(args) -> int:
     run = folder.load(for_prediction=True)
     print("\n".join(run.task.predict_command(run.model, [args.prefix], options)))
     return 0
+
+
+@command(
+    "inspect", "look inside a run's cells: gates, states and gradient flow through time",
+    arg("runs", nargs="+", metavar="RUN", help="run ids, unique prefixes or folders (several: "
+        "their gradient flows overlaid)"),
+    arg("--input", nargs="+", metavar="TEXT", help="your own input instead of test samples: "
+        "a CSV of the latest rows (forecast), texts (classify), prefixes (language)"),
+    arg("--samples", type=int, default=4, help="test samples to look at (default 4)"),
+    arg("--checkpoint", default="best", choices=["best", "last", "init"],
+        help="weights to look at (default best); the initial weights are always shown beside"),
+    arg("-o", "--output", help="HTML page to write (default: inspect.html in the run folder, "
+        "or here for several runs)"),
+    DOWNLOAD, LOCATIONS,
+    description="Run a few test samples (or --input) through the run's own layers with every "
+    "step recorded: heatmaps of each gate and state over time x hidden units, the share of "
+    "saturated gate values, the norm of dL/dh_t for every step on a log scale (gradient "
+    "flow through time) at the checkpoint and at the initial weights, and which input steps "
+    "the loss is most sensitive to. PNGs go into the run folder, everything into one "
+    "self-contained HTML page. Example: rnnlab inspect RUN --samples 8")
+def inspect(args) -> int:
+    from ..report.inside import inspect_run, write_page  # heavy (torch): loaded when it runs
+
+    found = [inspect_run(ref, runs_dir=args.runs_dir, data_dir=args.data_dir,
+                         download=args.download, samples=args.samples, texts=args.input,
+                         checkpoint=args.checkpoint) for ref in args.runs]
+    out = args.output or (found[0].figures[0].parent / "inspect.html" if len(found) == 1
+                          else "inspect.html")
+    for item in found:
+        ratio = item.chosen.flow_ratio()
+        print(f"{item.run_id}: ||dL/dh_1|| / ||dL/dh_T|| = {ratio:.3g} ({item.checkpoint}), "
+              f"{item.initial.flow_ratio():.3g} (initial); figures in "
+              f"{item.figures[0].parent}")
+    print(f"page: {write_page(found, out)}")
+    return 0

@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from . import probe
+
 State = tuple[Tensor, ...]
 # A step: (gi, state, w_hh, b_hh, w_hr) -> new state
 Step = Callable[[Tensor, State, Tensor, Tensor | None, Tensor | None], State]
@@ -37,13 +39,19 @@ Step = Callable[[Tensor, State, Tensor, Tensor | None, Tensor | None], State]
 def rnn_tanh_step(gi: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None,
                   w_hr: Tensor | None = None) -> State:
     """Elman RNN step with tanh: h' = tanh(gi + W_hh h + b_hh)."""
-    return (torch.tanh(gi + F.linear(state[0], w_hh, b_hh)),)
+    h = torch.tanh(gi + F.linear(state[0], w_hh, b_hh))
+    if probe.active():
+        probe.active().record(h=h)
+    return (h,)
 
 
 def rnn_relu_step(gi: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None,
                   w_hr: Tensor | None = None) -> State:
     """Elman RNN step with ReLU: h' = relu(gi + W_hh h + b_hh)."""
-    return (torch.relu(gi + F.linear(state[0], w_hh, b_hh)),)
+    h = torch.relu(gi + F.linear(state[0], w_hh, b_hh))
+    if probe.active():
+        probe.active().record(h=h)
+    return (h,)
 
 
 def lstm_step(gi: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None,
@@ -51,10 +59,13 @@ def lstm_step(gi: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None,
     """LSTM step (gates i, f, g, o); ``w_hr`` projects h when proj_size > 0."""
     h, c = state
     i, f, g, o = (gi + F.linear(h, w_hh, b_hh)).chunk(4, dim=1)
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    h = torch.sigmoid(o) * torch.tanh(c)
+    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+    c = f * c + i * g
+    h = o * torch.tanh(c)
     if w_hr is not None:
         h = F.linear(h, w_hr)
+    if probe.active():
+        probe.active().record(i=i, f=f, g=g, o=o, c=c, h=h)
     return h, c
 
 
@@ -68,7 +79,10 @@ def gru_step(gi: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None,
     r = torch.sigmoid(i_r + h_r)
     z = torch.sigmoid(i_z + h_z)
     n = torch.tanh(i_n + r * h_n)
-    return ((1 - z) * n + z * h,)
+    h = (1 - z) * n + z * h
+    if probe.active():
+        probe.active().record(r=r, z=z, n=n, h=h)
+    return (h,)
 
 
 STEPS: dict[str, Step] = {

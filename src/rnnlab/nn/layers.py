@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from torch.autograd import forward_ad
 from torch.nn.utils.rnn import PackedSequence
 
-from . import fused
+from . import fused, probe
 from .cells import GATES, STEPS, State, scan
 
 INITS = ("default", "xavier", "kaiming", "orthogonal")
@@ -229,15 +229,19 @@ class RNNBase(nn.Module):
 
         # The fused Functions have no forward-mode or functorch rule: the reference loop does.
         fast = self.fast and not (_functorch_active() or forward_ad._current_level >= 0)
+        looking = probe.active()  # rnnlab inspect: the reference loop shows every step
+        fast = fast and looking is None
         directions = 2 if self.bidirectional else 1
         finals: list[State] = []
-        layer_input = data
+        layer_input = looking.take_input(data, "rows", sizes) if looking else data
         for layer in range(self.num_layers):
             outs = []
             for direction in range(directions):
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._layer_weights(layer, direction)
                 row = layer * directions + direction
                 state = tuple(s[row] for s in hx)
+                if looking:
+                    looking.at(layer, direction == 1)
                 if fast:
                     out, final = fused.scan(self.mode, layer_input, w_ih, b_ih, sizes, state,
                                             w_hh, b_hh, w_hr, reverse=direction == 1)

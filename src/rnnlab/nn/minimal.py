@@ -44,6 +44,7 @@ from torch import Tensor, nn
 from torch.autograd import forward_ad
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
+from . import probe
 from .scan import MinScan
 
 _functorch_active = torch._C._are_functorch_transforms_active
@@ -59,7 +60,10 @@ def min_gru_cell(x: Tensor, h: Tensor, weight: Tensor, bias: Tensor | None) -> T
     k_z, k_h = F.linear(x, weight, bias).chunk(2, dim=-1)
     z = torch.sigmoid(k_z)
     h_tilde = g(k_h)
-    return (1 - z) * h + z * h_tilde
+    h = (1 - z) * h + z * h_tilde
+    if probe.active():
+        probe.active().record(z=z, h_tilde=h_tilde, h=h)
+    return h
 
 
 def min_lstm_cell(x: Tensor, h: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
@@ -68,7 +72,10 @@ def min_lstm_cell(x: Tensor, h: Tensor, weight: Tensor, bias: Tensor | None) -> 
     f_prime = torch.sigmoid(F.logsigmoid(k_f) - F.logsigmoid(k_i))
     i_prime = 1 - f_prime
     h_tilde = g(k_h)
-    return f_prime * h + i_prime * h_tilde
+    h = f_prime * h + i_prime * h_tilde
+    if probe.active():
+        probe.active().record(f=f_prime, i=i_prime, h_tilde=h_tilde, h=h)
+    return h
 
 
 _CELLS = {"MinGRU": (min_gru_cell, 2), "MinLSTM": (min_lstm_cell, 3)}
@@ -198,15 +205,19 @@ class MinRNNBase(nn.Module):
         hx = self._initial_state(hx, batch, x)
 
         fast = self.fast and not (_functorch_active() or forward_ad._current_level >= 0)
+        looking = probe.active()  # rnnlab inspect: the step loop shows every step
+        fast = fast and looking is None
         directions = 2 if self.bidirectional else 1
         finals = []
-        layer_input = x
+        layer_input = looking.take_input(x, "time_batch") if looking else x
         for layer in range(self.num_layers):
             outs = []
             for direction in range(directions):
                 weight, bias = self._weights(layer, direction)
                 h0 = hx[layer * directions + direction]
                 reverse = direction == 1
+                if looking:
+                    looking.at(layer, reverse)
                 seq = layer_input
                 if reverse and lengths is not None:  # each sequence starts from its own end
                     seq, reverse = _reverse_within(seq, lengths), False

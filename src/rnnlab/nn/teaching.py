@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
+from . import probe
 from .layers import INITS
 
 
@@ -55,6 +56,7 @@ class _TeachingCell(nn.Module):
         elif isinstance(state, Tensor):
             state = (state,)
         outputs = []
+        looking = probe.active()
         for t in range(steps):
             new = self.step(x[:, t, :], state)
             if lengths is not None:  # sequences already finished keep their state
@@ -63,6 +65,8 @@ class _TeachingCell(nn.Module):
                 outputs.append(torch.where(alive, new[0], torch.zeros_like(new[0])))
             else:
                 outputs.append(new[0])
+            if looking:
+                looking.record(h=new[0])
             state = new
         final = state if self.num_states > 1 else state[0]
         return torch.stack(outputs, dim=1), final
@@ -142,6 +146,8 @@ class NaiveLSTM(_TeachingCell):
         o = torch.sigmoid(x_t @ self.w_o + h @ self.u_o + self.b_o)
         c = f * c + i * c_tilde
         h = o * torch.tanh(c)
+        if probe.active():  # rnnlab inspect: the gates of this step (h after masking)
+            probe.active().record(i=i, f=f, g=c_tilde, o=o, c=c)
         return h, c
 
     @torch.no_grad()
@@ -193,6 +199,8 @@ class NaiveGRU(_TeachingCell):
             n = torch.tanh(x_t @ self.w_n + self.b_n + r * (h @ self.u_n + self.b_hn))
         else:
             n = torch.tanh(x_t @ self.w_n + (r * h) @ self.u_n + self.b_n)
+        if probe.active():  # rnnlab inspect: the gates of this step (h after masking)
+            probe.active().record(r=r, z=z, n=n)
         return ((1 - z) * n + z * h,)
 
     @torch.no_grad()
@@ -304,9 +312,14 @@ class TeachingRNN(nn.Module):
         states = (hx if lstm else (hx,)) if hx is not None else None
         directions = 2 if self.bidirectional else 1
         finals = []
+        looking = probe.active()
+        if looking:
+            x = looking.take_input(x, "batch_time")
         for layer in range(self.num_layers):
             outs = []
             for d in range(directions):
+                if looking:
+                    looking.at(layer, d == 1)
                 row = layer * directions + d
                 cell = self.cells[f"l{layer}" + ("_reverse" if d else "")]
                 s0 = None if states is None else tuple(s[row] for s in states)

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
+from . import probe
 from .minimal import _pack_as, _reverse_within, g
 
 
@@ -47,11 +48,14 @@ class _MinTeachingCell(nn.Module):
         if h is None:
             h = x.new_zeros(batch, self.hidden_size)
         outputs = []
+        looking = probe.active()
         for t in range(steps):
             new = self.step(x[:, t, :], h)
             if lengths is not None:  # sequences already finished keep their state
                 alive = (t < lengths).to(x.device).unsqueeze(1)
                 new = torch.where(alive, new, h)
+            if looking:
+                looking.record(h=new)
             outputs.append(new)
             h = new
         return torch.stack(outputs, dim=1), h
@@ -83,6 +87,8 @@ class NaiveMinGRU(_MinTeachingCell):
     def step(self, x_t: Tensor, h: Tensor) -> Tensor:
         z = torch.sigmoid(x_t @ self.w_z + self.b_z)
         h_tilde = g(x_t @ self.w_h + self.b_h)
+        if probe.active():  # rnnlab inspect: the gates of this step
+            probe.active().record(z=z, h_tilde=h_tilde)
         return (1 - z) * h + z * h_tilde
 
 
@@ -103,6 +109,8 @@ class NaiveMinLSTM(_MinTeachingCell):
         i = torch.sigmoid(x_t @ self.w_i + self.b_i)
         f_prime, i_prime = f / (f + i), i / (f + i)
         h_tilde = g(x_t @ self.w_h + self.b_h)
+        if probe.active():  # rnnlab inspect: the gates of this step
+            probe.active().record(f=f_prime, i=i_prime, h_tilde=h_tilde)
         return f_prime * h + i_prime * h_tilde
 
 
@@ -146,9 +154,14 @@ class TeachingMinRNN(nn.Module):
         x = x.transpose(0, 1)  # the cells take batch-first input
         directions = 2 if self.bidirectional else 1
         finals = []
+        looking = probe.active()
+        if looking:
+            x = looking.take_input(x, "batch_time")
         for layer in range(self.num_layers):
             outs = []
             for d in range(directions):
+                if looking:
+                    looking.at(layer, d == 1)
                 cell = self.cells[f"l{layer}" + ("_reverse" if d else "")]
                 h0 = None if hx is None else hx[layer * directions + d]
                 seq = self._flip(x, lengths) if d else x

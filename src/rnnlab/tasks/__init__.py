@@ -18,7 +18,7 @@ from ..config import RunConfig
 from ..errors import ConfigError
 # each registers its task; this order is the order of `rnnlab compare` and the config docs
 from . import forecast, classify, language  # noqa: F401, I001
-from .base import TASKS, PredictOptions, Task, get_task, register
+from .base import TASKS, PredictOptions, Sample, Task, get_task, register
 
 
 def seed_everything(seed: int) -> None:
@@ -47,5 +47,5 @@ def prepare(cfg: RunConfig, data_dir=None, download=False) -> tuple[Task, torch.
     return task, model
 
 
-__all__ = ["TASKS", "PredictOptions", "Task", "get_task", "prepare", "register",
+__all__ = ["TASKS", "PredictOptions", "Sample", "Task", "get_task", "prepare", "register",
            "resolve_device", "seed_everything"]

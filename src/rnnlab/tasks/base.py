@@ -45,12 +45,28 @@ def get_task(name: str) -> type[Task]:
     return TASKS[name]
 
 
+def spread(count: int, total: int) -> list[int]:
+    """``count`` indices spread evenly over ``range(total)`` (all of them when fewer)."""
+    return sorted({round(k * (total - 1) / max(count - 1, 1)) for k in range(min(count, total))})
+
+
 def recurrent_layer(m: ModelConfig, input_size: int) -> nn.Module:
     """The recurrent layer a ``model:`` section describes, batch first."""
     return rnn.build_rnn(m.kind, m.impl, input_size=input_size, hidden_size=m.hidden_size,
                          num_layers=m.num_layers, nonlinearity=m.nonlinearity,
                          batch_first=True, dropout=m.dropout, bidirectional=m.bidirectional,
                          init=m.init)
+
+
+@dataclass
+class Sample:
+    """One input to look inside the model with: the model's arguments, the target (None for
+    the user's own input, whose loss is then that of the model's own prediction) and a name."""
+
+    inputs: tuple
+    target: Any
+    name: str
+    tokens: list[str] | None = None  # what each time step reads, to label figures
 
 
 @dataclass
@@ -205,6 +221,16 @@ class Task:
         """`rnnlab predict`: read the command line's inputs, predict, and say what came out
         (writing the files that ``options`` ask for)."""
         raise ConfigError(f"{self.name} runs do not predict from new input")
+
+    # -- look inside (rnnlab inspect)
+    def inspect_samples(self, count: int, texts: list[str] | None = None) -> list[Sample]:
+        """``count`` inputs spread over the test split, or the user's ``texts`` (a CSV of the
+        latest rows, texts to classify, prefixes) made into inputs as prediction does."""
+        raise ConfigError(f"{self.name} runs cannot be inspected yet")
+
+    def sample_loss(self, model: nn.Module, sample: Sample) -> Tensor:
+        """The loss of one sample, whose gradient flows back through the recurrent layer."""
+        raise NotImplementedError
 
     # -- ensembles of runs
     def fingerprint(self, split: str) -> str:

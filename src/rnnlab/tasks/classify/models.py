@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from ...data.padding import last_rows, map_packed, masked_max, masked_mean, unpack
+from ...nn import probe
 
 HOURS = 24
 
@@ -55,6 +56,9 @@ class TutorialRNN(nn.Module):
 
     def forward(self, packed: PackedSequence) -> Tensor:
         x, sizes = packed.data, packed.batch_sizes.tolist()
+        looking = probe.active()  # rnnlab inspect: its input and every step's state
+        if looking:
+            x = looking.take_input(x, "rows", sizes)
         n_in = x.shape[1]
         # h = i2h([x, h]): the x-part for all steps in one matmul, then one addmm per step
         # over the sequences still running; only the h entering each step is kept.
@@ -65,6 +69,8 @@ class TutorialRNN(nn.Module):
         for xt, bs in zip(xh.split(sizes), sizes):
             entering.append(h[:bs])
             h = torch.addmm(xt, h[:bs], w_h)
+            if looking:
+                looking.record(h=h)
         # out = i2o([x, h]) is read at each sequence's own last step only
         last = last_rows(packed.batch_sizes).to(x.device)
         out = self.i2o(torch.cat([x[last], torch.cat(entering)[last]], dim=1))

@@ -31,7 +31,7 @@ from ...data.sequences import Part
 from ...data.sources import sequences_for
 from ...errors import ConfigError, DataError
 from ...util import atomic_write
-from ..base import LAB_KINDS, PredictOptions, Task, recurrent_layer
+from ..base import LAB_KINDS, PredictOptions, Sample, Task, recurrent_layer, spread
 from .config import ClassifyData, ClassifyModel, check_config
 from .models import SequenceClassifier, TokenEncoder, TutorialRNN
 
@@ -302,6 +302,33 @@ class ClassifyTask(Task):
         ranked = self.predict(model, inputs, top=options.top)
         return [f"{text}: " + ", ".join(f"{label} {p:.1%}" for label, p in pairs)
                 for text, pairs in zip(inputs, ranked)]
+
+    # -- look inside
+    def inspect_samples(self, count, texts=None):
+        if texts:
+            seqs = self.encode_texts(texts)
+            return [Sample((seqs.packed(torch.tensor([k]))[0].to(self.device),), None, text,
+                           self._tokens(seqs, k)) for k, text in enumerate(texts)]
+        part = self.parts["test"]
+        samples = []
+        for k in spread(count, len(part.labels)):
+            tokens = self._tokens(part.seqs, k)
+            text = ("" if all(len(t) == 1 for t in tokens) else " ").join(tokens)
+            label = int(part.labels[k])
+            samples.append(Sample((part.seqs.packed(torch.tensor([k]))[0].to(self.device),),
+                                  part.labels[k:k + 1].to(self.device),
+                                  f"{text[:60]} -> {self.names[label]}", tokens))
+        return samples
+
+    def _tokens(self, seqs: Ragged, k: int) -> list[str]:
+        ids = seqs.values[seqs.offsets[k]:seqs.offsets[k + 1], 0].tolist()
+        return [self.vocab[i] for i in ids]
+
+    def sample_loss(self, model, sample):
+        """Cross-entropy of the true class; on the user's text, of the predicted one."""
+        logits = model(*sample.inputs)
+        target = logits.argmax(1).detach() if sample.target is None else sample.target
+        return F.cross_entropy(logits, target)
 
     # -- ensembles of runs
     def ensemble_output(self, model, split):

@@ -26,7 +26,7 @@ from ...data.resample import complete_windows, regularize_series
 from ...data.sources import series_for
 from ...errors import ConfigError, DataError
 from ...util import atomic_write, fmt
-from ..base import LAB_KINDS, PredictOptions, Task, recurrent_layer
+from ..base import LAB_KINDS, PredictOptions, Sample, Task, recurrent_layer, spread
 from . import predict
 from .config import ForecastData, ForecastModel
 from .metrics import horizon_metrics, regression_metrics
@@ -334,6 +334,31 @@ class ForecastTask(Task):
                                                 Path(options.plot), self.unit)
             lines.append(f"plot: {path}")
         return lines
+
+    # -- look inside
+    def inspect_samples(self, count, texts=None):
+        if texts:
+            if len(texts) != 1:
+                raise ConfigError("inspect a forecaster on one CSV of its latest rows "
+                                  "(--input FILE)")
+            raw, _ = predict.inputs_from_frame(self, predict.read_history_csv(texts[0]))
+            x = torch.as_tensor(self.input_scaler.transform(raw), dtype=torch.float32)
+            return [Sample((x[None].to(self.device),), None, Path(texts[0]).name)]
+        w, index = self.windows["test"], self.series.index
+        samples = []
+        for k in spread(count, len(w["x"])):
+            end = int(w["start"][k]) + self.cfg.data.history - 1
+            name = f"test window ending {index[end]}" if index is not None else f"test window {k}"
+            samples.append(Sample((w["x"][k:k + 1].to(self.device),),
+                                  w["y"][k:k + 1].to(self.device), name))
+        return samples
+
+    def sample_loss(self, model, sample):
+        """MSE of the forecast (scaled units); on the user's rows, the forecast's sum."""
+        out = model(*sample.inputs)
+        if sample.target is None:
+            return out.sum()
+        return nn.functional.mse_loss(out, sample.target)
 
     # -- ensembles of runs
     def ensemble_output(self, model, split):

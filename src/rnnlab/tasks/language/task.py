@@ -25,7 +25,7 @@ from ...data.sources import corpus_for
 from ...data.text import Vocab, clean_text, random_batches, sequential_batches, to_tokens
 from ...errors import ConfigError, DataError, RunNotFound
 from ...util import write_text
-from ..base import LAB_KINDS, PredictOptions, Task
+from ..base import LAB_KINDS, PredictOptions, Sample, Task, spread
 from .config import PREFIXES, LanguageData, LanguageModelConfig
 from .model import (detach, generate, generate_text, make_model, mean_nll, perplexity_figures,
                     unigram_nll)
@@ -164,6 +164,36 @@ class LanguageTask(Task):
         write_text(path, f"# greedy continuations ({d.sample_length} {d.level}s), "
                          f"weights of the best epoch\n" + "".join(lines))
         return paths + [path]
+
+    # -- look inside
+    def inspect_samples(self, count, texts=None):
+        d, sep = self.cfg.data, (" " if self.cfg.data.level == "word" else "")
+        if texts:
+            samples = []
+            for text in texts:
+                tokens = to_tokens(text, d.level)
+                if not tokens or self.vocab.unknown(tokens):
+                    raise ConfigError(f"{text!r}: give text in the model's vocabulary "
+                                      f"({len(self.vocab)} tokens)")
+                samples.append(Sample((self.vocab.encode(tokens)[None].to(self.device),),
+                                      None, text, list(tokens)))
+            return samples
+        held, steps = self.tokens["val"], d.num_steps
+        samples = []
+        for start in spread(count, len(held) - steps - 1):
+            x, y = held[start:start + steps], held[start + 1:start + steps + 1]
+            tokens = self.vocab.decode(x.tolist())
+            samples.append(Sample((x[None].to(self.device),), y[None].to(self.device),
+                                  sep.join(tokens)[-60:], tokens))
+        return samples
+
+    def sample_loss(self, model, sample):
+        """Cross-entropy of the last token's prediction (of the greedy one on your text), so
+        the gradient shows how far back the model reaches."""
+        logits, _ = model(*sample.inputs)
+        last = logits[:, -1]
+        target = last.argmax(1).detach() if sample.target is None else sample.target[:, -1]
+        return F.cross_entropy(last, target)
 
     # -- use a trained model
     @classmethod
