@@ -16,7 +16,8 @@ def datasets(args) -> int:
             if root is not None and all((root / f.path).is_file() for f in info.files):
                 where = f"{label}: {root}"
                 break
-        print(f"{name:<22} {info.task:<9} {info.description}\n{'':<22} found in {where}")
+        found = f"found in {where}" if info.files else "generated when a run asks (no files)"
+        print(f"{name:<22} {info.task:<10} {info.description}\n{'':<22} {found}")
     print("\nYour own files: data.path with data.source csv | npz (forecast), labelled_csv "
           "(classify), text (language); see configs/examples/my_csv.yaml")
     return 0

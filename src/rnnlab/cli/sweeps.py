@@ -7,7 +7,7 @@ from ..errors import ConfigError
 from .args import DOWNLOAD, LOCATIONS, NO_PROGRESS, arg, command
 
 # the comparison presets; their grids are in rnnlab.sweep.grid (not imported here: torch)
-COMPARISONS = ("scratch_vs_torch", "cell_types", "hyperparams")
+COMPARISONS = ("scratch_vs_torch", "cell_types", "hyperparams", "long_range")
 
 EXECUTION = [
     arg("--seeds", type=int, default=1, metavar="N",
@@ -102,7 +102,8 @@ def sweep_command(args) -> int:
     description="Run a predefined sweep and write its HTML report. Presets: scratch_vs_torch "
     "(rnnlab.nn vs torch.nn, same seed and data: time, s/epoch, metrics, loss curves); "
     "cell_types (RNN vs LSTM vs GRU, and the minimal cells minGRU and minLSTM); hyperparams (hidden_size, batch_size, lr one at a time "
-    "for each cell type; the language task adds num_steps, optimiser and init). Example: "
+    "for each cell type; the language task adds num_steps, optimiser and init); long_range "
+    "(the long-range memory problems: every cell x sequence length). Example: "
     "rnnlab compare scratch_vs_torch configs/los_loop.yaml --quick --seeds 2")
 def compare(args) -> int:
     from .. import sweep  # heavy (torch): loaded when the command runs

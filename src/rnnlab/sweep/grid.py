@@ -31,6 +31,10 @@ COMPARISONS: dict[str, Callable[[type[Task], str], list[Block]]] = {
     "scratch_vs_torch": lambda task, impl: [{"model.impl": ["scratch", "torch"]}],
     "cell_types": lambda task, impl: [LAB_KINDS if impl == "torch" else ALL_KINDS],
     "hyperparams": lambda task, impl: task.hyperparams,
+    # cells x sequence length for the long-range memory problems (minimal cells not on torch)
+    "long_range": lambda task, impl: [
+        {**b, "model.kind": [k for k in b["model.kind"] if impl != "torch" or k in
+                             LAB_KINDS["model.kind"]]} for b in task.memory_grid],
 }
 
 

@@ -17,7 +17,7 @@ import torch
 from ..config import RunConfig
 from ..errors import ConfigError
 # each registers its task; this order is the order of `rnnlab compare` and the config docs
-from . import forecast, classify, language  # noqa: F401, I001
+from . import forecast, classify, language, long_range  # noqa: F401, I001
 from .base import TASKS, PredictOptions, Sample, Task, get_task, register
 
 

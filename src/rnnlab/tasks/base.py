@@ -97,6 +97,8 @@ class Task:
     monitor_mode: ClassVar[str] = "min"  # "min" or "max"
     # `rnnlab compare hyperparams`: blocks of dotted key -> values, each varied around the config
     hyperparams: ClassVar[list[dict[str, list]]] = []
+    # `rnnlab compare long_range`: cells x sequence length, for the tasks that have it
+    memory_grid: ClassVar[list[dict[str, list]]] = []
     can_generate: ClassVar[bool] = False  # `rnnlab generate` continues texts
     can_ensemble: ClassVar[bool] = False  # `rnnlab ensemble` averages runs' outputs
     ensemble_figures: ClassVar[bool] = False  # ... and draws the ensemble's figures

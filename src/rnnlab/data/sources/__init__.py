@@ -12,7 +12,7 @@ from __future__ import annotations
 from ...errors import ConfigError
 from ..registry import get
 from . import (beijing_multisite, beijing_pm25, checkins, jena, krakow,  # noqa: F401
-               los_loop, names, pems, reviews, timemachine)
+               los_loop, names, pems, reviews, synthetic, timemachine)
 from . import arrays, tables, texts
 
 
