@@ -81,8 +81,9 @@ def test_nothing_to_sweep_and_seed_conflicts(toy_raw):
 
 
 def test_comparison_presets_have_grids_for_every_task(toy_raw):
-    for preset in sweep.COMPARISONS:
-        assert sweep.comparison_blocks(preset, "forecast")
+    for preset in ("scratch_vs_torch", "cell_types", "hyperparams"):
+        for task in ("forecast", "classify", "language", "long_range"):
+            assert sweep.comparison_blocks(preset, task)
     names = [k for b in sweep.comparison_blocks("hyperparams", "language") for k in b]
     assert {"data.num_steps", "train.optimizer", "model.init"} <= set(names)
     plan = sweep.plan(toy_raw, sweep.comparison_blocks("hyperparams", "forecast"))
