@@ -21,12 +21,13 @@ LAYERS = [
     ["data"],
     ["config", "figures", "tblog"],
     ["tasks"],
-    ["store", "docs"],
+    ["store", "docs", "references"],
     ["rundir"],
     ["train", "inference", "export", "ensemble"],
     ["experiment"],
     ["sweep", "__init__"],
     ["report"],
+    ["reproduce"],
     ["cli", "__main__"],
 ]
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -29,6 +29,7 @@ from .errors import ConfigError, RunInterrupted, TrainingError
 from .figures import draw_curves, new_axes
 from .nn import count_parameters
 from .process import HEARTBEAT_SECONDS, me
+from .references import compare as compare_references
 from .rundir import BEST, CONFIG, LoadedRun, RunFolder
 from .store import Store, now
 from .tasks import Task, prepare
@@ -136,6 +137,12 @@ class Heartbeat:
         self._thread.join()
 
 
+def _speeds(history: list[dict]) -> dict[str, float]:
+    """The median over epochs of every rate a task logs per epoch (``*_per_s``)."""
+    keys = {k for row in history for k in row if k.endswith("_per_s")}
+    return {k: float(np.median([row[k] for row in history if k in row])) for k in sorted(keys)}
+
+
 def new_run_id(cfg: RunConfig) -> str:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return f"{cfg.name}-{cfg.model.kind}-{cfg.model.impl}-{stamp}-{secrets.token_hex(2)}"
@@ -221,9 +228,12 @@ def _train_and_report(task: Task, model, cfg: RunConfig, folder: RunFolder, stor
             "stopped_early": result.stopped_early, "warnings": result.warnings,
             "train_seconds": result.train_seconds,
             "seconds_per_epoch": result.train_seconds / max(epochs, 1),
+            "speed": _speeds(result.history),
             **report, "data": task.describe(), "versions": versions(),
             "started": started, "finished": now(),
         }
+        if cfg.reference:
+            summary["references"] = compare_references(cfg.reference, cfg.to_dict(), summary)
         folder.write_summary(summary)
         store.finish_run(run_id, summary)
         if board:

@@ -122,3 +122,32 @@ def compare(args) -> int:
                      runs_dir=args.runs_dir, title=title)
     print(f"report: {out}")
     return 0
+
+
+@command(
+    "reproduce", "run every experiment of a lab report and put its figures beside ours",
+    arg("report", metavar="REPORT", help="the report, as in ../shared/seeds: 000, 001, 003 "
+        "or 004 (configs/reproduce/REPORT.yaml)"),
+    arg("-o", "--output", help="HTML file to write (default: reproduce-REPORT.html)"),
+    [a for a in EXECUTION[:2]], EXECUTION[5], DOWNLOAD, NO_PROGRESS, LOCATIONS,
+    description="Run the report's experiments with its own cells and settings (each a "
+    "resumable sweep over --seeds), then print and write one table: the report's figure, "
+    "ours as mean ± std over seeds, the difference and a verdict; figures reached with "
+    "another protocol are shown with the reason, not compared. Example: rnnlab reproduce "
+    "004 --seeds 3")
+def reproduce(args) -> int:
+    from .. import reproduce as repro  # heavy (torch): loaded when the command runs
+    from ..store import Store
+
+    planned = repro.plan(args.report, quick=args.quick, seeds=args.seeds,
+                         data_dir=args.data_dir, download=args.download)
+    for label, sw in ((e.label, sw) for e, sw in planned):
+        print(f"== {label}")
+        args.executor, args.ray_address = "local", None
+        _run_sweep(args, sw)
+    store = Store.of(args.runs_dir)
+    print(repro.table(store, planned).to_string(index=False))
+    out = repro.write(args.report, planned, store, args.runs_dir,
+                      args.output or f"reproduce-{args.report}.html", args.quick)
+    print(f"report: {out}")
+    return 0

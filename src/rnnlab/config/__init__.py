@@ -28,7 +28,7 @@ from typing import Any, Literal
 import yaml
 
 from ..errors import ConfigError
-from ..util import suggest
+from ..util import flatten, suggest
 from .files import (PRESETS, apply_override, config_file, default_name, find, parse_override,
                     read_yaml, resolve_path)
 from .schema import BOUNDS, build, choices, option
@@ -84,6 +84,29 @@ class TrainConfig:
     ema: float | None = option(None, "evaluate and keep an exponential moving average of the "
                                "weights, updated after every step with this decay (e.g. 0.999)",
                                gt=0, lt=1)
+    loss: Literal["default", "mse", "mae", "huber"] = option(
+        "default", "training loss of a forecast (on the scaled values): mse, mae (the traffic "
+        "literature's), huber; default = the task's own (forecast mse, classify and language "
+        "cross-entropy); validation, best epoch and test report it too")
+
+
+@dataclass
+class Reference:
+    """A published figure the experiment reproduces, shown beside the run's own."""
+
+    source: str = option("", "where it was published, e.g. 'report 001' or 'STSGCN (AAAI "
+                         "2020), Table 2'")
+    model: str = option("", "the model or cell that reached it, e.g. 'LSTM'")
+    metric: str = option("test.accuracy", "where the run's own figure is in summary.json "
+                         "(dotted), e.g. test.f1_macro, train.perplexity, train_seconds")
+    value: float = option(0.0, "the published figure, in the units of the run's own")
+    higher_is_better: bool = option(True, "whether a larger figure is better (false for "
+                                    "errors, perplexity, seconds)")
+    when: dict = option({}, "the settings the figure was reached with, as dotted keys: it is "
+                        "compared only with a run that has them all")
+    comparable: bool = option(True, "false where the protocol differs beyond the settings "
+                              "(other hardware, split or units): shown, not compared")
+    protocol: str = option("", "how the figure was measured, in a few words")
 
 
 @dataclass
@@ -100,6 +123,8 @@ class RunConfig:
     seed: int = option(0, "seed of every random number generator", ge=0)
     device: Literal["auto", "cpu", "cuda"] = option("cpu", "where to train; auto = cuda if present")
     quick: dict = option({}, "overrides applied by --quick (dotted keys)")
+    reference: list[Reference] = option([], "published figures this experiment reproduces "
+                                        "(see the reference keys below)")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -189,11 +214,23 @@ def from_dict(raw: dict, *, quick: bool = False, overrides: list[str] = (),
     cfg.model = build(sections.model, raw.get("model"), "model")
     if sections.check is not None:
         sections.check(cfg)
+    _check_references(cfg)
     if getattr(cfg.data, "path", ""):
         if base_dir is None and config_file(source):
             base_dir = config_file(source).parent
         cfg.data.path = str(resolve_path(cfg.data.path, base_dir))
     return cfg
+
+
+def _check_references(cfg: RunConfig) -> None:
+    """Every setting a reference names is a config key (a typo would never match)."""
+    keys = set(flatten(cfg.to_dict()))
+    for k, ref in enumerate(cfg.reference):
+        for key in ref.when:
+            if key not in keys:
+                raise ConfigError(f"reference[{k}].when: {key!r} is not a config key."
+                                  f"{suggest(key, keys, 0.5)} Use dotted keys as in --set, e.g. "
+                                  "model.kind")
 
 
 def load(path: str | Path, *, quick: bool = False, overrides: list[str] = ()) -> RunConfig:
@@ -207,6 +244,6 @@ def to_yaml(cfg: RunConfig) -> str:
 
 
 __all__ = ["BOUNDS", "PRESETS", "ModelConfig", "RunConfig", "TaskSections", "TrainConfig",
-           "apply_override", "build", "choices", "data_label", "default_name", "find", "from_dict", "load",
+           "Reference", "apply_override", "build", "choices", "data_label", "default_name", "find", "from_dict", "load",
            "option", "parse_override", "read_yaml", "register_task", "resolve_path",
            "task_sections", "to_yaml"]

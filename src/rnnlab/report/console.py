@@ -30,6 +30,7 @@ def run_summary(summary: dict, run_dir: Path) -> list[str]:
         lines.append(f"  {label:<14}" + "".join(f"{fmt(metrics.get(k, '')):>{w}}"
                                                 for k, w in zip(keys, widths)))
     lines += get_task(summary["task"]).summary_lines(summary)
+    lines += reference_lines(summary.get("references", []))
     lines.append(f"  run folder: {run_dir}")
     return lines
 
@@ -78,3 +79,21 @@ def ensemble_table(result: dict) -> list[str]:
         lines.append(f"{name:<{width}}" + "".join(f"{fmt(metrics.get(k, '')):>12}"
                                                   for k in keys))
     return lines + get_task(result["task"]).summary_lines(result)
+
+
+def reference_lines(rows: list[dict]) -> list[str]:
+    """Published figures under the baselines: value, ours, the difference, the verdict."""
+    shown = [r for r in rows if not r["verdict"].startswith("other settings")]
+    if not shown:
+        return [f"  {len(rows)} published figures in the config were reached with other "
+                "settings (summary.json: references)"] if rows else []
+    lines = [f"  {'reference':<30}{'value':>10}{'ours':>10}{'better by':>11}  verdict"]
+    for r in shown:
+        ours = "" if r["ours"] is None else fmt(r["ours"])
+        diff = "" if r["difference"] is None else f"{r['difference']:+.4g}"
+        lines.append(f"  {(r['source'] + ' ' + r['model'])[:29]:<30}{fmt(float(r['value'])):>10}"
+                     f"{ours:>10}{diff:>11}  {r['metric']}: {r['verdict']}")
+    if len(shown) < len(rows):
+        lines.append(f"  ({len(rows) - len(shown)} more were reached with other settings: "
+                     "summary.json, references)")
+    return lines

@@ -26,8 +26,8 @@ from ..sweep.plan import from_store, sweep_runs
 from ..util import write_text
 from . import plots
 from .tables import (HIGHER_IS_BETTER, IGNORED, Group, RunRecord, baselines_table, group_runs,
-                     mean_std, metric_names, record_from_folder, record_from_row, results_table,
-                     timing_table, varied_keys)
+                     mean_std, metric_names, record_from_folder, record_from_row,
+                     references_table, results_table, timing_table, varied_keys)
 
 # Run-folder figures shown first when present (task-specific ones); other PNGs follow.
 FIGURE_ORDER = ("predictions.png", "confusion.png", "confusion_matrix.png", "perplexity.png",
@@ -170,13 +170,14 @@ def run_figures(run: RunRecord) -> str:
     return "".join(parts) or '<p class="note">no figures in the run folder</p>'
 
 
-def build(runs: list[RunRecord], title: str, sources: list[str]) -> str:
-    """The whole report as one HTML string."""
+def build(runs: list[RunRecord], title: str, sources: list[str],
+          preface: list[str] = ()) -> str:
+    """The whole report as one HTML string (``preface``: HTML pieces put first)."""
     done = [r for r in runs if r.status == "finished" and r.summary]
     pending = [r for r in runs if r not in done]
     groups = group_runs(done)
     parts = [f"<h1>{esc(title)}</h1><p class='meta'>rnnlab {esc(__version__)} · generated "
-             f"{datetime.now():%Y-%m-%d %H:%M} · {esc('; '.join(sources))}</p>"]
+             f"{datetime.now():%Y-%m-%d %H:%M} · {esc('; '.join(sources))}</p>", *preface]
     if pending:
         parts.append("<p class='note'>Not finished, left out of the tables: "
                      + ", ".join(f"{esc(r.id)} ({esc(r.status)})" for r in pending) + "</p>")
@@ -192,6 +193,11 @@ def build(runs: list[RunRecord], title: str, sources: list[str]) -> str:
     base = baselines_table(groups)
     if not base.empty:
         parts.append("<h3>Baselines</h3>" + table(base))
+    published = references_table(groups)
+    if not published.empty:
+        parts.append("<h3>Published figures</h3><p>From the configs' <code>reference:</code> "
+                     "sections; a figure reached with other settings or another protocol is "
+                     "shown with the reason, not compared.</p>" + table(published))
 
     parts.append("<h2>Training time</h2><p>Seconds of training per epoch and in total "
                  "(evaluation excluded), mean ± std over seeds.</p>")
@@ -230,8 +236,8 @@ def _page(title: str, parts: list[str]) -> str:
 
 
 def write(refs: list[str], out: str | Path, *, runs_dir: str | Path = "runs",
-          title: str | None = None) -> Path:
+          title: str | None = None, preface: list[str] = ()) -> Path:
     """Write the report of ``refs`` (sweeps, runs, run folders) to ``out``, atomically."""
     runs, sources = collect(refs, runs_dir)
-    text = build(runs, title or f"rnnlab report: {', '.join(refs)}", sources)
+    text = build(runs, title or f"rnnlab report: {', '.join(refs)}", sources, preface)
     return write_text(out, text)

@@ -19,7 +19,7 @@ from ..rundir import RunFolder
 from ..util import flatten
 
 # Config keys that never make two runs different experiments.
-IGNORED = ("name", "seed", "quick", "device")
+IGNORED = ("name", "seed", "quick", "device", "reference")
 # The metric an effect plot shows first, in order of preference; lower is better unless noted.
 # ("solved": the long-range problems, 1 or 0 per run, so its mean is the share of seeds)
 MAIN_METRICS = ("solved", "rmse", "accuracy", "macro_f1", "perplexity", "mae", "loss")
@@ -196,4 +196,29 @@ def timing_table(groups: list[Group]) -> pd.DataFrame:
     fastest = min(finite) if finite else math.nan
     for row, s in zip(rows, speeds):
         row["× fastest s/epoch"] = "–" if math.isnan(s) else f"{s / fastest:.2f}"
+    return pd.DataFrame(rows)
+
+
+def references_table(groups: list[Group]) -> pd.DataFrame:
+    """The published figures the groups' runs compared themselves with: the value, the runs'
+    own (mean ± std over seeds), the difference of the mean (positive = better) and the
+    verdict; references not compared say why."""
+    rows = []
+    for g in groups:
+        refs: dict[tuple, list[dict]] = {}
+        for run in g.runs:
+            for r in run.summary.get("references", []):
+                refs.setdefault((r["source"], r["model"], r["metric"]), []).append(r)
+        for (source, model, metric), found in refs.items():
+            ours = mean_std([r["ours"] for r in found if r["ours"] is not None])
+            diffs = [r["difference"] for r in found if r["difference"] is not None]
+            row = {"runs": g.label, "reference": f"{source} {model}", "metric": metric,
+                   "published": f"{found[0]['value']:.4g}", "ours": fmt_mean_std(*ours)}
+            if diffs:
+                better = float(np.mean(diffs))
+                row.update({"better by": f"{better:+.4g}",
+                            "verdict": "met" if better >= 0 else "missed"})
+            else:
+                row.update({"better by": "–", "verdict": found[0]["verdict"]})
+            rows.append(row)
     return pd.DataFrame(rows)

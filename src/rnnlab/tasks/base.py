@@ -33,7 +33,13 @@ ALL_KINDS = {"model.kind": ["rnn", "lstm", "gru", "mingru", "minlstm"]}
 def register(cls: type[Task]) -> type[Task]:
     """Make ``cls`` the task named ``cls.name``, its config sections included."""
     TASKS[cls.name] = cls
-    register_task(cls.name, TaskSections(cls.DataConfig, cls.ModelConfig, cls.check_config))
+
+    def check(cfg: RunConfig) -> None:
+        if cfg.train.loss not in cls.losses:
+            raise ConfigError(f"train.loss {cfg.train.loss!r}: a {cls.name} task trains on its "
+                              f"own loss; valid here: {', '.join(cls.losses)}")
+        cls.check_config(cfg)
+    register_task(cls.name, TaskSections(cls.DataConfig, cls.ModelConfig, check))
     return cls
 
 
@@ -99,6 +105,7 @@ class Task:
     hyperparams: ClassVar[list[dict[str, list]]] = []
     # `rnnlab compare long_range`: cells x sequence length, for the tasks that have it
     memory_grid: ClassVar[list[dict[str, list]]] = []
+    losses: ClassVar[tuple[str, ...]] = ("default",)  # train.loss values the task takes
     can_generate: ClassVar[bool] = False  # `rnnlab generate` continues texts
     can_ensemble: ClassVar[bool] = False  # `rnnlab ensemble` averages runs' outputs
     ensemble_figures: ClassVar[bool] = False  # ... and draws the ensemble's figures

@@ -33,6 +33,8 @@ from .metrics import horizon_metrics, regression_metrics
 from .model import ForecastNet
 
 SPLITS = ("train", "val", "test")
+LOSSES = {"default": nn.functional.mse_loss, "mse": nn.functional.mse_loss,
+          "mae": nn.functional.l1_loss, "huber": nn.functional.smooth_l1_loss}
 
 
 class ForecastTask(Task):
@@ -43,6 +45,7 @@ class ForecastTask(Task):
                    {**LAB_KINDS, "train.batch_size": [32, 64, 128]},
                    {**LAB_KINDS, "train.lr": [1e-2, 3e-3, 1e-3]}]
     can_ensemble = True
+    losses = tuple(LOSSES)
 
     def __init__(self, cfg, data_dir=None, download=False, device="cpu"):
         super().__init__(cfg, data_dir, download, device)
@@ -182,7 +185,11 @@ class ForecastTask(Task):
 
     def train_step(self, model, batch):
         x, y = batch
-        return nn.functional.mse_loss(model(x), y), len(x)
+        return self._loss(model(x), y), len(x)
+
+    def _loss(self, pred, target):
+        """train.loss on scaled values: MSE (default), MAE or Huber (delta 1)."""
+        return LOSSES[self.cfg.train.loss](pred, target)
 
     def after_step(self, judged):
         self._trained += 1
@@ -211,10 +218,14 @@ class ForecastTask(Task):
         return self.forecast_metrics(self.forecasts(model, split), split)
 
     def forecast_metrics(self, pred: np.ndarray, split: str) -> dict[str, float]:
-        """MSE on the scaled values (the training loss) and RMSE/MAE/MAPE in original units of
-        forecasts ``pred`` (as :meth:`predict` returns them) for the windows of ``split``."""
+        """The training loss on the scaled values and RMSE/MAE/MAPE in original units of
+        forecasts ``pred`` (as :meth:`forecasts` returns them) for the windows of ``split``."""
         truth = self.windows[split]["y_raw"].numpy()
-        loss = float(np.mean((self.scaler.transform(pred) - self.scaler.transform(truth)) ** 2))
+        scaled_pred, scaled_truth = self.scaler.transform(pred), self.scaler.transform(truth)
+        if self.cfg.train.loss in ("default", "mse"):
+            loss = float(np.mean((scaled_pred - scaled_truth) ** 2))
+        else:
+            loss = float(self._loss(torch.as_tensor(scaled_pred), torch.as_tensor(scaled_truth)))
         return {"loss": loss, **horizon_metrics(truth, pred)}
 
     def fingerprint(self, split: str) -> str:
@@ -358,7 +369,7 @@ class ForecastTask(Task):
         out = model(*sample.inputs)
         if sample.target is None:
             return out.sum()
-        return nn.functional.mse_loss(out, sample.target)
+        return self._loss(out, sample.target)
 
     # -- ensembles of runs
     def ensemble_output(self, model, split):

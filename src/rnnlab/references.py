@@ -1,0 +1,55 @@
+"""Published figures beside a run's own: the ``reference:`` section of a config.
+
+A reference is compared with a run only when the run has every setting it was reached
+with (``when``) and its protocol is the run's (``comparable``); otherwise it is shown
+with the reason it is not compared, never compared silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from .util import flatten
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+def lookup(summary: dict, path: str) -> float | None:
+    """The number at dotted ``path`` of a run's summary (None when it has none)."""
+    node: Any = summary
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return float(node) if isinstance(node, (int, float)) and not isinstance(node, bool) else None
+
+
+def compare(references: list, config: dict, summary: dict) -> list[dict]:
+    """One row per reference: the published value, the run's own, the difference (positive
+    = better) and a verdict: met, missed, or why the two are not compared."""
+    flat = flatten(config)
+    rows = []
+    for ref in references:
+        r = dataclasses.asdict(ref) if dataclasses.is_dataclass(ref) else dict(ref)
+        ours = lookup(summary, r["metric"])
+        row = {"source": r["source"], "model": r["model"], "metric": r["metric"],
+               "value": r["value"], "ours": ours, "difference": None}
+        other = [f"{k}={v}" for k, v in r.get("when", {}).items() if not _same(flat.get(k), v)]
+        if ours is None:
+            row["verdict"] = "not measured by this run"
+        elif other:
+            row["verdict"] = "other settings: " + ", ".join(other)
+        elif not r.get("comparable", True):
+            row["verdict"] = "not comparable: " + (r.get("protocol") or "another protocol")
+        else:
+            sign = 1 if r.get("higher_is_better", True) else -1
+            row["difference"] = sign * (ours - r["value"])
+            row["verdict"] = "met" if row["difference"] >= 0 else "missed"
+        rows.append(row)
+    return rows

@@ -1,0 +1,116 @@
+"""``rnnlab reproduce REPORT``: every experiment of a lab report, its figures beside ours.
+
+``configs/reproduce/REPORT.yaml`` lists the report's experiments as presets with the
+report's settings (its own cells). Each runs as a sweep over seeds (resumable like any
+sweep); the published figures come from the presets' ``reference:`` sections, compared
+where the run has the settings they were reached with. The result is one table: the
+report's figure, ours as mean ± std over seeds, the difference and a verdict.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import config as config_mod
+from . import sweep
+from .data import registry
+from .errors import ConfigError
+from .report import html
+from .report.tables import fmt_mean_std, mean_std, record_from_row
+from .store import Store
+
+SPECS = config_mod.PRESETS / "reproduce"
+
+
+@dataclass
+class Experiment:
+    label: str
+    preset: str
+    overrides: list[str]
+
+
+def reports() -> list[str]:
+    return sorted(p.stem for p in SPECS.glob("*.yaml"))
+
+
+def load_spec(report: str) -> tuple[str, list[Experiment]]:
+    """The title and experiments of report ``report`` (000, 001, ...)."""
+    path = SPECS / f"{report}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"no reproduction of report {report!r}; reports: "
+                          f"{', '.join(reports())} (configs/reproduce/)")
+    raw = config_mod.read_yaml(path)
+    experiments = [Experiment(e["label"], e["preset"], list(e.get("set", [])))
+                   for e in raw.get("experiments", [])]
+    return raw.get("title", f"Report {report}"), experiments
+
+
+def plan(report: str, *, quick: bool = False, seeds: int = 1, data_dir=None,
+         download: bool = False) -> list[tuple[Experiment, object]]:
+    """Each experiment as a validated sweep over ``seeds`` seeds (named after the report);
+    a registered dataset's files are found (or downloaded) before anything runs."""
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    _, experiments = load_spec(report)
+    planned = []
+    for e in experiments:
+        path = config_mod.find(e.preset)
+        raw = config_mod.read_yaml(path)
+        base = config_mod.from_dict(raw, quick=quick, overrides=e.overrides, source=str(path))
+        if getattr(base.data, "source", "") == "registry" and registry.get(base.data.dataset).files:
+            registry.locate(base.data.dataset, data_dir, download)
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", e.label).strip("_")
+        name = f"reproduce-{report}-{slug}" + ("-quick" if quick else "")
+        block = [{"seed": [base.seed + k for k in range(seeds)]}]
+        planned.append((e, sweep.plan(raw, block, quick=quick, overrides=e.overrides,
+                                      name=name, source=str(path))))
+    return planned
+
+
+def table(store: Store, planned) -> pd.DataFrame:
+    """Report figure, ours (mean ± std over the finished seeds), difference, verdict."""
+    rows = []
+    for e, sw in planned:
+        runs = [record_from_row(r) for r in sweep.sweep_runs(store, sw)
+                if r["status"] == "finished"]
+        found: dict[tuple, list[dict]] = {}
+        for run in runs:
+            for r in run.summary.get("references", []):
+                if not r["verdict"].startswith("other settings"):
+                    found.setdefault((r["source"], r["model"], r["metric"]), []).append(r)
+        if not found:
+            rows.append({"experiment": e.label, "reference": "–", "metric": "–",
+                         "published": "–", "ours": "–", "better by": "–",
+                         "verdict": "no published figure for these settings"
+                         if runs else "not run"})
+        for (source, model, metric), refs in found.items():
+            ours = mean_std([r["ours"] for r in refs if r["ours"] is not None])
+            diffs = [r["difference"] for r in refs if r["difference"] is not None]
+            mean = float(np.mean(diffs)) if diffs else None
+            rows.append({"experiment": e.label, "reference": f"{source} {model}",
+                         "metric": metric, "published": f"{refs[0]['value']:.4g}",
+                         "ours": f"{fmt_mean_std(*ours)} (n={ours[2]})",
+                         "better by": "–" if mean is None else f"{mean:+.4g}",
+                         "verdict": refs[0]["verdict"] if mean is None
+                         else ("met" if mean >= 0 else "missed")})
+    return pd.DataFrame(rows)
+
+
+def write(report: str, planned, store: Store, runs_dir: str | Path, out: str | Path,
+          quick: bool) -> Path:
+    """The reproduction as one self-contained HTML file: the table, then the usual report of
+    every run (configs, results, curves, figures)."""
+    title, _ = load_spec(report)
+    results = table(store, planned)
+    preface = ["<h2>Reproduction</h2><p>Each experiment with the report's settings, mean ± "
+               "std over seeds; 'better by' is positive where ours is better. A figure "
+               "reached with another protocol is shown with the reason, not compared."
+               + (" <b>Quick variants</b>: fewer epochs and data, not the report's settings."
+                  if quick else "") + "</p>" + html.table(results)]
+    return html.write([sw.name for _, sw in planned], out, runs_dir=runs_dir,
+                      title=title + (" (quick)" if quick else ""), preface=preface)

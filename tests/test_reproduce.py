@@ -1,0 +1,88 @@
+"""Published figures beside ours: references in configs, train.loss, `rnnlab reproduce`."""
+
+import numpy as np
+import pytest
+import torch
+
+from rnnlab import config, experiment
+from rnnlab.config import Reference
+from rnnlab.errors import ConfigError
+from rnnlab.references import compare, lookup
+from test_train import toy_config
+
+CFG = {"model": {"kind": "lstm", "hidden_size": 64}, "train": {"lr": 1.0}}
+SUMMARY = {"test": {"accuracy": 0.8, "loss": 0.5}, "train_seconds": 12.0}
+
+
+def test_a_reference_is_compared_only_where_the_run_has_its_settings():
+    refs = [Reference("r", "LSTM", "test.accuracy", 0.75, when={"model.kind": "lstm"}),
+            Reference("r", "GRU", "test.accuracy", 0.70, when={"model.kind": "gru"}),
+            Reference("r", "LSTM", "test.loss", 0.4, higher_is_better=False),
+            Reference("r", "GPU", "train_seconds", 3.0, higher_is_better=False,
+                      comparable=False, protocol="seconds on a GPU"),
+            Reference("r", "x", "test.perplexity", 1.0),
+            Reference("r", "lr", "test.accuracy", 0.9, when={"train.lr": 1})]  # 1 == 1.0
+    rows = compare(refs, CFG, SUMMARY)
+    assert [r["verdict"] for r in rows] == [
+        "met", "other settings: model.kind=gru", "missed",
+        "not comparable: seconds on a GPU", "not measured by this run", "missed"]
+    assert rows[0]["difference"] == pytest.approx(0.05)
+    assert rows[2]["difference"] == pytest.approx(-0.1)  # lower is better: 0.5 vs 0.4
+    assert lookup(SUMMARY, "test.accuracy") == 0.8 and lookup(SUMMARY, "test") is None
+
+
+def test_reference_settings_must_be_config_keys():
+    raw = toy_config().to_dict()
+    raw["reference"] = [{"source": "x", "metric": "test.rmse", "value": 1.0,
+                         "when": {"model.kinds": "lstm"}}]
+    with pytest.raises(ConfigError, match="Did you mean 'model.kind'"):
+        config.from_dict(raw)
+
+
+def test_every_preset_reference_parses():
+    for preset in ("reviews_cat", "names_rnn", "names_lstm", "pems_next", "traffic_12",
+                   "timemachine"):
+        assert config.load(f"configs/{preset}.yaml").reference
+
+
+def test_train_loss_mae_trains_and_scores_on_mae(tmp_path):
+    result = experiment.run(toy_config(epochs=2, loss="mae"), runs_dir=tmp_path,
+                            progress=False)
+    run = __import__("rnnlab.rundir", fromlist=["RunFolder"]).RunFolder.find(
+        str(result.run_dir)).load()
+    pred = run.task.forecasts(run.model, "test")
+    truth = run.task.windows["test"]["y_raw"].numpy()
+    scaled = np.abs(run.task.scaler.transform(pred) - run.task.scaler.transform(truth)).mean()
+    assert result.metrics["loss"] == pytest.approx(scaled, rel=1e-6)
+    out = run.model(run.task.windows["train"]["x"][:3])
+    assert float(run.task._loss(out, run.task.windows["train"]["y"][:3])) == pytest.approx(
+        float(torch.nn.functional.l1_loss(out, run.task.windows["train"]["y"][:3])))
+
+
+def test_train_loss_belongs_to_forecasts():
+    raw = toy_config().to_dict()
+    raw["task"] = "language"
+    raw["data"] = {"dataset": "timemachine"}
+    raw["model"] = {"kind": "lstm"}
+    raw["train"]["loss"] = "mae"
+    with pytest.raises(ConfigError, match="train.loss 'mae': a language task trains on its own"):
+        config.from_dict(raw)
+
+
+@pytest.mark.slow
+def test_reproduce_quick_writes_the_table(cli):
+    out = cli("reproduce", "004", "--quick", "--no-progress", "-o", "r.html")
+    assert out.returncode == 0, out.stderr
+    assert "report 004 RNN (i2h/i2o)" in out.stdout and "report 004 LSTM" in out.stdout
+    page = (cli.cwd / "r.html").read_text()
+    assert "Reproduction" in page and "test.accuracy" in page
+    again = cli("reproduce", "004", "--quick", "--no-progress", "-o", "r.html")
+    assert again.stdout.count("already done") == 2  # a reproduction resumes like a sweep
+
+
+def test_reproduce_names_what_is_missing(cli):
+    unknown = cli("reproduce", "002")
+    assert unknown.returncode == 2 and "reports: 000, 001, 003, 004" in unknown.stderr
+    missing = cli("reproduce", "000", "--quick", "--data-dir", cli.cwd / "empty",
+                  env={"RNNLAB_DATA": ""})
+    assert missing.returncode == 2 and "PEMS04" in missing.stderr
