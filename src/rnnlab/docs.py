@@ -20,7 +20,7 @@ import types
 import typing
 from typing import Any, Literal, get_args, get_origin
 
-from .config import BOUNDS, ModelConfig, RunConfig, TrainConfig
+from .config import BOUNDS, ModelConfig, Reference, RunConfig, TrainConfig
 from .tasks import TASKS
 from .util import write_text
 
@@ -126,7 +126,7 @@ def config_markdown() -> str:
         "shown here are refused. `null` is YAML's empty value.",
         "",
         "Contents: [top level](#top-level) · [model (all tasks)](#model-all-tasks) · "
-        "[train (all tasks)](#train-all-tasks) · "
+        "[train (all tasks)](#train-all-tasks) · [reference](#reference-published-figures) · "
         + " · ".join(f"[task: {t}](#task-{t})" for t in TASKS),
         "",
         "## Top level",
@@ -147,6 +147,13 @@ def config_markdown() -> str:
         _doc(TrainConfig),
         "",
         fields_table(TrainConfig, "train."),
+        "",
+        "## reference (published figures)",
+        "",
+        _doc(Reference) + " `reference` is a list of these; `rnnlab run` prints each "
+        "beside the run's own figure, reports and `rnnlab reproduce` table them.",
+        "",
+        fields_table(Reference, "reference[]."),
     ]
     for name, task in TASKS.items():
         extra = [f.name for f in dataclasses.fields(task.ModelConfig) if f.name not in shared_model]
