@@ -35,7 +35,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
-from rnn_speed import _clock, fwd_once, peak_bytes, train_once  # noqa: E402
+from rnn_speed import _clock, interleaved, peak_bytes  # noqa: E402
 
 from rnnlab import nn as rnn  # noqa: E402
 from rnnlab.nn.minimal import MinGRU, MinLSTM  # noqa: E402
@@ -66,14 +66,7 @@ def run(steps, kinds, impls, rounds, device, clock, memory: bool, log,
         for kind in kinds:
             torch.manual_seed(0)
             models = {impl: build(kind, impl, input_size, hidden, device) for impl in impls}
-            for m in models.values():  # warm-up: allocator, lazy init, BLAS threads
-                fwd_once(m, x, clock), train_once(m, x, clock)
-            times = {impl: {"fwd": [], "train": []} for impl in impls}
-            order = list(impls)
-            for r in range(rounds):
-                for impl in order[r % len(order):] + order[:r % len(order)]:
-                    times[impl]["fwd"].append(fwd_once(models[impl], x, clock))
-                    times[impl]["train"].append(train_once(models[impl], x, clock))
+            times = interleaved(models, x, rounds, clock)
             for impl in impls:
                 row = {"T": T, "kind": kind, "impl": impl, "label": LABELS[kind, impl],
                        "fwd_ms": 1e3 * statistics.median(times[impl]["fwd"]),

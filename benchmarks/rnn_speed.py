@@ -193,6 +193,20 @@ def matmul_rates(device, clock, n: int = 1024, reps: int = 10) -> dict[str, floa
     return {name: 2 * n ** 3 / seconds / 1e9 for name, seconds in best.items()}
 
 
+def interleaved(models: dict, x, rounds: int, clock) -> dict[str, dict[str, list[float]]]:
+    """Forward and fwd+bwd times of every model, after a warm-up, in rotating order each
+    round (so a drift of the machine's speed hits every model alike)."""
+    for m in models.values():  # warm-up: allocator, lazy init, BLAS threads
+        fwd_once(m, x, clock), train_once(m, x, clock)
+    times = {name: {"fwd": [], "train": []} for name in models}
+    order = list(models)
+    for r in range(rounds):
+        for name in order[r % len(order):] + order[:r % len(order)]:
+            times[name]["fwd"].append(fwd_once(models[name], x, clock))
+            times[name]["train"].append(train_once(models[name], x, clock))
+    return times
+
+
 def run(workloads, kinds, impls, rounds, device, clock, memory: bool, log) -> list[dict]:
     rows = []
     for wname in workloads:
@@ -201,14 +215,7 @@ def run(workloads, kinds, impls, rounds, device, clock, memory: bool, log) -> li
         for kind in kinds:
             torch.manual_seed(0)
             models = {impl: build(impl, kind, I, H, device) for impl in impls}
-            for m in models.values():  # warm-up: allocator, lazy init, BLAS threads
-                fwd_once(m, x, clock), train_once(m, x, clock)
-            times = {impl: {"fwd": [], "train": []} for impl in impls}
-            order = list(impls)
-            for r in range(rounds):
-                for impl in order[r % len(order):] + order[:r % len(order)]:
-                    times[impl]["fwd"].append(fwd_once(models[impl], x, clock))
-                    times[impl]["train"].append(train_once(models[impl], x, clock))
+            times = interleaved(models, x, rounds, clock)
             flops = matmul_flops(kind, T, B, I, H)
             for impl in impls:
                 row = {"workload": wname, "kind": kind, "impl": impl, "T": T, "B": B, "in": I,

@@ -41,6 +41,18 @@ _NAMES = {"RNN_TANH": "RNN", "RNN_RELU": "RNN", "LSTM": "LSTM", "GRU": "GRU"}
 _functorch_active = torch._C._are_functorch_transforms_active
 
 
+def check_dropout(dropout, num_layers: int) -> None:
+    """torch.nn's check of a layer's dropout argument, with its message and warning."""
+    if (not isinstance(dropout, numbers.Number) or isinstance(dropout, bool)
+            or not 0 <= dropout <= 1):
+        raise ValueError("dropout should be a number in range [0, 1] representing "
+                         "the probability of an element being zeroed")
+    if dropout > 0 and num_layers == 1:
+        warnings.warn("dropout option adds dropout after all but last recurrent layer, "
+                      "so non-zero dropout expects num_layers greater than 1, but got "
+                      f"dropout={dropout} and num_layers={num_layers}", stacklevel=4)
+
+
 def init_weights(module: nn.Module, scheme: str = "default") -> None:
     """Re-initialise a recurrent layer in place; works on rnnlab and torch.nn layers.
 
@@ -107,14 +119,7 @@ class RNNBase(nn.Module):
         super().__init__()
         if mode not in STEPS:
             raise ValueError(f"Unrecognized RNN mode: {mode}")
-        if (not isinstance(dropout, numbers.Number) or isinstance(dropout, bool)
-                or not 0 <= dropout <= 1):
-            raise ValueError("dropout should be a number in range [0, 1] representing "
-                             "the probability of an element being zeroed")
-        if dropout > 0 and num_layers == 1:
-            warnings.warn("dropout option adds dropout after all but last recurrent layer, "
-                          "so non-zero dropout expects num_layers greater than 1, but got "
-                          f"dropout={dropout} and num_layers={num_layers}", stacklevel=2)
+        check_dropout(dropout, num_layers)
         for arg, value in (("bias", bias), ("batch_first", batch_first)):
             if not isinstance(value, bool):
                 raise TypeError(f"{arg} should be of type bool, got: {type(value).__name__}")

@@ -35,8 +35,6 @@ supported: TorchScript; a backward of the fast path cannot itself be differentia
 from __future__ import annotations
 
 import math
-import numbers
-import warnings
 
 import torch
 import torch.nn.functional as F
@@ -45,6 +43,7 @@ from torch.autograd import forward_ad
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from . import probe
+from .layers import check_dropout
 from .scan import MinScan
 
 _functorch_active = torch._C._are_functorch_transforms_active
@@ -112,14 +111,7 @@ class MinRNNBase(nn.Module):
         super().__init__()
         if mode not in _CELLS:
             raise ValueError(f"Unrecognized mode: {mode}")
-        if (not isinstance(dropout, numbers.Number) or isinstance(dropout, bool)
-                or not 0 <= dropout <= 1):
-            raise ValueError("dropout should be a number in range [0, 1] representing "
-                             "the probability of an element being zeroed")
-        if dropout > 0 and num_layers == 1:
-            warnings.warn("dropout option adds dropout after all but last recurrent layer, "
-                          "so non-zero dropout expects num_layers greater than 1, but got "
-                          f"dropout={dropout} and num_layers={num_layers}", stacklevel=2)
+        check_dropout(dropout, num_layers)
         for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise TypeError(f"{arg} should be of type int, got: {type(value).__name__}")
