@@ -35,7 +35,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
-from rnn_speed import _clock, interleaved, peak_bytes  # noqa: E402
+from rnn_speed import _clock, interleaved, peak_bytes, show  # noqa: E402
 
 from rnnlab import nn as rnn  # noqa: E402
 from rnnlab.nn.minimal import MinGRU, MinLSTM  # noqa: E402
@@ -180,10 +180,7 @@ def main(argv=None) -> int:
                           f"fwd+bwd {r['train_ms']:9.2f} ms  "
                           f"x faster {r.get('train_speedup', float('nan')):.2f}", flush=True)
     rows = run(steps, args.kinds, impls, rounds, device, clock, not args.no_memory, log)
-    text = f"{info}\n\n{table(rows)}\n"
-    print("\n" + text)
-    if args.output:
-        args.output.write_text(text)
+    show(f"{info}\n\n{table(rows)}\n", args.output)
     if args.out:
         chart(rows, args.out, info)
     return 0

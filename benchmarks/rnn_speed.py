@@ -193,6 +193,13 @@ def matmul_rates(device, clock, n: int = 1024, reps: int = 10) -> dict[str, floa
     return {name: 2 * n ** 3 / seconds / 1e9 for name, seconds in best.items()}
 
 
+def show(text: str, output) -> None:
+    """The result table on the terminal, and in ``output`` when given (--output)."""
+    print("\n" + text)
+    if output:
+        output.write_text(text)
+
+
 def interleaved(models: dict, x, rounds: int, clock) -> dict[str, dict[str, list[float]]]:
     """Forward and fwd+bwd times of every model, after a warm-up, in rotating order each
     round (so a drift of the machine's speed hits every model alike)."""
@@ -290,10 +297,7 @@ def main(argv=None) -> int:
                           f"fwd {r['fwd_ms']:8.2f} ms  fwd+bwd {r['train_ms']:8.2f} ms  "
                           f"x torch {r.get('train_x', float('nan')):.2f}", flush=True)
     rows = run(workloads, args.kinds, impls, rounds, device, clock, not args.no_memory, log)
-    text = f"{info}\n\n{table(rows, rate)}\n"
-    print("\n" + text)
-    if args.output:
-        args.output.write_text(text)
+    show(f"{info}\n\n{table(rows, rate)}\n", args.output)
     return 0
 
 

@@ -9,6 +9,7 @@ import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 from rnnlab import nn as rnn
+from test_nn_equivalence import _flat
 
 DT = torch.float64
 TOL = dict(rtol=0, atol=1e-8)
@@ -26,14 +27,6 @@ def _pair(mode, **kwargs):
     ref = getattr(torch.nn, name)(3, 4, **extra, **kwargs, dtype=DT)
     ref.load_state_dict(ours.state_dict())
     return ours, ref
-
-
-def _flat(x):
-    if isinstance(x, PackedSequence):
-        return [x.data]
-    if isinstance(x, (tuple, list)):
-        return [t for item in x for t in _flat(item)]
-    return [x]
 
 
 def _error(call, nn):
