@@ -183,7 +183,7 @@ def build(runs: list[RunRecord], title: str, sources: list[str],
                      + ", ".join(f"{esc(r.id)} ({esc(r.status)})" for r in pending) + "</p>")
     if not done:
         parts.append("<p>No finished runs yet.</p>")
-        return _page(title, parts)
+        return page(title, parts)
     parts.append(configs_section(groups, done))
 
     parts.append("<h2>Results on the test split</h2><p>Mean ± standard deviation over seeds "
@@ -226,10 +226,10 @@ def build(runs: list[RunRecord], title: str, sources: list[str],
             parts.append(f"<details{opened}><summary>{esc(run.id)} · seed "
                          f"{esc(run.config.get('seed'))}</summary>"
                          f"<div class='fig-row'>{run_figures(run)}</div></details>")
-    return _page(title, parts)
+    return page(title, parts)
 
 
-def _page(title: str, parts: list[str]) -> str:
+def page(title: str, parts: list[str]) -> str:
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
             + "\n".join(parts) + "</body></html>\n")

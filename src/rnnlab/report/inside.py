@@ -22,7 +22,7 @@ from ..errors import ConfigError
 from ..rundir import LAST, RunFolder
 from ..tasks.inside import Inside, initial_model, look_inside
 from ..util import write_text
-from .html import _page, esc, img, table
+from .html import page, esc, img, table
 from .plots import png
 
 CHECKPOINTS = ("best", "last", "init")
@@ -134,4 +134,4 @@ def write_page(inspections: list[Inspection], out: str | Path) -> Path:
                      "||dL/dh_1|| / ||dL/dh_T|| says how much of the gradient at the last step "
                      "reaches the first: tiny values are vanishing gradients.</p>")
         parts += [img(_png(p), p.stem) for p in item.figures]
-    return write_text(out, _page("rnnlab inspect", parts))
+    return write_text(out, page("rnnlab inspect", parts))
