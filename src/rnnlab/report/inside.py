@@ -22,7 +22,7 @@ from ..errors import ConfigError
 from ..rundir import LAST, RunFolder
 from ..tasks.inside import Inside, initial_model, look_inside
 from ..util import write_text
-from .html import page, esc, img, table
+from .html import esc, img, page, table
 from .plots import png
 
 CHECKPOINTS = ("best", "last", "init")
