@@ -91,9 +91,10 @@ def scratch_copy(model: nn.Module) -> nn.Module:
 
 def look_inside(task: Task, model: nn.Module, samples: list[Sample]) -> Inside:
     """Run every sample forward and backward with the layers recording their steps."""
-    model = scratch_copy(model).eval()
+    # float64: a gradient that has shrunk by 1e-60 over a long sequence is still measured
+    model = scratch_copy(model).double().eval()
     inside = Inside([s.name for s in samples], [s.tokens for s in samples])
-    for sample in samples:
+    for sample in map(_double, samples):
         with probing() as probe:
             loss = task.sample_loss(model, sample)
             loss.backward()
@@ -107,6 +108,13 @@ def look_inside(task: Task, model: nn.Module, samples: list[Sample]) -> Inside:
         inside.losses.append(float(loss.detach()))
         model.zero_grad(set_to_none=True)
     return inside
+
+
+def _double(sample: Sample) -> Sample:
+    def cast(value):
+        return value.double() if torch.is_tensor(value) and value.is_floating_point() else value
+    return Sample(tuple(cast(v) for v in sample.inputs), cast(sample.target), sample.name,
+                  sample.tokens)
 
 
 def initial_model(task: Task) -> nn.Module:

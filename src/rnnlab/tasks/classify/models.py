@@ -27,12 +27,15 @@ class TokenEncoder(nn.Module):
             self.embedding = nn.Embedding(vocab_size, dim, padding_idx=0)
         self.size = (vocab_size if mode == "onehot" else self.embedding.embedding_dim) \
             + (HOURS if hours else 0)
+        # follows the model's dtype (.double() for inspect), kept out of the state_dict
+        self.register_buffer("dtype_of", torch.zeros(0), persistent=False)
 
     def forward(self, data: Tensor) -> Tensor:
-        ids = data[:, 0]
-        x = F.one_hot(ids, self.vocab_size).float() if self.mode == "onehot" else self.embedding(ids)
+        ids, dtype = data[:, 0], self.dtype_of.dtype
+        x = F.one_hot(ids, self.vocab_size).to(dtype) if self.mode == "onehot" \
+            else self.embedding(ids)
         if self.hours:
-            x = torch.cat([x, F.one_hot(data[:, 1], HOURS).float()], dim=1)
+            x = torch.cat([x, F.one_hot(data[:, 1], HOURS).to(dtype)], dim=1)
         return x
 
 
