@@ -199,6 +199,20 @@ def test_tables_group_seeds_and_show_mean_std_with_n():
     assert [t["× fastest s/epoch"] for t in timing] == ["1.00", "1.00"]
 
 
+def test_a_varied_key_named_like_a_metric_keeps_its_whole_name():
+    # train.loss=mse,mae beside the metric "loss": the column must hold mse/mae, not the metric
+    runs = []
+    for loss, value in (("mse", 0.01), ("mae", 0.05)):
+        run = _record("gru", 0, 1.0, 2.0)
+        run.config["train"] = {"loss": loss}
+        run.summary["test"]["loss"] = value
+        runs.append(run)
+    rows = results_table(group_runs(runs)).to_dict("records")
+    assert [(r["train.loss"], r["loss"]) for r in rows] == [("mse", "0.01"), ("mae", "0.05")]
+    assert [r["train.loss"] for r in timing_table(group_runs(runs)).to_dict("records")] == [
+        "mse", "mae"]
+
+
 # ---------------------------------------------------------------- store migration
 
 

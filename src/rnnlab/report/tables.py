@@ -105,6 +105,17 @@ def _short(value) -> str:
     return str(value)
 
 
+def _columns(keys, taken=()) -> dict[str, str]:
+    """A table column for each varied config key: its last part ("lr"), or the whole key where
+    the last part would clash with another key or a metric ("train.loss" beside "loss")."""
+    last = [k.rsplit(".", 1)[-1] for k in keys]
+    return {k: k if (n in taken or last.count(n) > 1) else n for k, n in zip(keys, last)}
+
+
+def _varied(g: Group, taken=()) -> dict[str, str]:
+    return {col: _short(g.values[k]) for k, col in _columns(list(g.values), taken).items()}
+
+
 def group_runs(runs: list[RunRecord], keys: list[str] | None = None) -> list[Group]:
     """Groups of runs that differ only by seed, in order of first appearance."""
     keys = varied_keys(runs) if keys is None else keys
@@ -154,7 +165,7 @@ def results_table(groups: list[Group]) -> pd.DataFrame:
     names = metric_names(runs)
     rows = []
     for g in groups:
-        row = {k.rsplit(".", 1)[-1]: _short(v) for k, v in g.values.items()}
+        row = _varied(g, taken=["seeds (n)", *names])
         row["seeds (n)"] = len(g.runs)
         for name in names:
             row[name] = fmt_mean_std(*mean_std([r.test.get(name, math.nan) for r in g.runs]))
@@ -180,13 +191,15 @@ def baselines_table(groups: list[Group]) -> pd.DataFrame:
 def timing_table(groups: list[Group]) -> pd.DataFrame:
     """Seconds per epoch and in total (mean ± std), epochs, parameters, speed vs fastest."""
     rows, speeds = [], []
+    # the same column names as results_table's, so the two tables read side by side
+    taken = ["seeds (n)", *metric_names([r for g in groups for r in g.runs])]
     for g in groups:
         spe = mean_std([r.summary.get("seconds_per_epoch", math.nan) for r in g.runs])
         total = mean_std([r.summary.get("train_seconds", math.nan) for r in g.runs])
         epochs = mean_std([r.summary.get("epochs", math.nan) for r in g.runs])
         params = {r.summary.get("parameters") for r in g.runs} - {None}
         speeds.append(spe[0])
-        row = {k.rsplit(".", 1)[-1]: _short(v) for k, v in g.values.items()}
+        row = _varied(g, taken=taken)
         row.update({"seeds (n)": len(g.runs), "s/epoch": fmt_mean_std(*spe, digits=3),
                     "total s": fmt_mean_std(*total, digits=3),
                     "epochs": fmt_mean_std(*epochs, digits=3),
