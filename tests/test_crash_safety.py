@@ -3,6 +3,7 @@ cannot corrupt each other (runs folder ownership, sweep lock, atomic files, dama
 
 import errno
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import time
 import pytest
 import torch
 
-from fault_injection import harness
+from fault_injection import harness, store_rows, write_setup
 from rnnlab import experiment, train
 from rnnlab.errors import RunInUse, TrainingError
 from rnnlab.process import Owner, me, start_time
@@ -108,6 +109,34 @@ def test_a_second_process_on_the_same_sweep_is_refused(tmp_path, toy_raw):
             execute(sweep, runs_dir=tmp_path)
     results = execute(sweep, runs_dir=tmp_path)  # the lock went with its holder
     assert [r["action"] for r in results] == ["ran", "ran"]
+
+
+def test_sigterm_stops_a_sweep_with_workers_at_once(tmp_path):
+    # before: the parent took SIGTERM but waited for its workers to run the whole grid
+    cfg = write_setup(tmp_path)
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "rnnlab", "sweep", cfg, "--grid", "model.hidden_size=4,5,6,7",
+         "--workers", "2", "--set", "train.epochs=100000", "--set", "train.patience=100000",
+         "--runs-dir", "runs", "--no-progress"], cwd=tmp_path, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 120
+        while sum(r["status"] == "running" for r in store_rows(tmp_path / "runs")) < 2:
+            assert sweep.poll() is None and time.monotonic() < deadline, sweep.communicate()
+            time.sleep(0.2)
+        time.sleep(2)  # both workers are inside their epochs
+        sweep.terminate()
+        _, err = sweep.communicate(timeout=60)
+    finally:  # never leave workers training for 100,000 epochs behind a failed test
+        try:
+            os.killpg(sweep.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert sweep.returncode == 130, err
+    assert "interrupted" in err
+    rows = store_rows(tmp_path / "runs")
+    assert sorted(r["status"] for r in rows) == ["interrupted", "interrupted"], rows  # no more
 
 
 def test_readers_do_not_wait_for_a_writer(tmp_path):

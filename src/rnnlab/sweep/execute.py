@@ -9,8 +9,10 @@ process, or N worker processes) and ``ray`` (Ray Tune runs the same
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
+import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -36,6 +38,8 @@ def run_point(job: dict) -> dict:
     threads, progress. Returns run_id, action (ran | resumed | skipped | failed),
     status and error.
     """
+    if _stopping:  # a queued point reaching a worker that was told to stop
+        raise KeyboardInterrupt
     if job.get("threads"):
         torch.set_num_threads(job["threads"])
     runs_dir = Path(job["runs_dir"])
@@ -90,14 +94,44 @@ def run_local(jobs: list[dict], workers: int = 1,
                 on_result(job, results[i])
         return results
     # spawn, not fork: a forked child inherits torch's thread pools in an unusable state
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
+                             initializer=_stop_like_ctrl_c) as pool:
         futures = {pool.submit(run_point, job): i for i, job in enumerate(jobs)}
-        for future in as_completed(futures):
-            i = futures[future]
-            results[i] = future.result()
-            if on_result:
-                on_result(jobs[i], results[i])
+        try:
+            for future in as_completed(futures):
+                i = futures[future]
+                results[i] = future.result()
+                if on_result:
+                    on_result(jobs[i], results[i])
+        except BaseException:
+            # Ctrl-C, SIGTERM or a failure here: start no more points, and stop the running
+            # ones as Ctrl-C stops a run (marked interrupted, checkpoints kept), not after
+            # the whole grid has run
+            for future in futures:
+                future.cancel()
+            for worker in multiprocessing.active_children():
+                worker.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     return results
+
+
+_stopping = False
+
+
+def _stop_like_ctrl_c() -> None:
+    """In a worker: SIGTERM or SIGINT raises KeyboardInterrupt once and no later point starts;
+    later signals (Ctrl-C reaches the workers too, then the sweep's own SIGTERM) must not cut
+    the clean-up short."""
+    def stop(signum, frame):
+        global _stopping
+        _stopping = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _tune_trainable(params: dict, jobs: list[dict]) -> None:
