@@ -35,7 +35,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
-from rnn_speed import _clock, interleaved, peak_bytes, show  # noqa: E402
+from rnn_speed import _clock, add_common_options, interleaved, peak_bytes, show  # noqa: E402
 
 from rnnlab import nn as rnn  # noqa: E402
 from rnnlab.nn.minimal import MinGRU, MinLSTM  # noqa: E402
@@ -154,13 +154,7 @@ def main(argv=None) -> int:
     ap.add_argument("--impls", nargs="+", choices=IMPLS, default=list(IMPLS))
     ap.add_argument("--rounds", type=int,
                     help="timed rounds per implementation (default 5, quick 3)")
-    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
-    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                    help="wall: elapsed time; cpu: this process's CPU time (use with --threads 1 "
-                         "on a machine shared with other jobs)")
-    ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
-    ap.add_argument("-o", "--output", type=Path, help="also write the table (markdown) here")
+    add_common_options(ap)
     ap.add_argument("--out", type=Path, help="also draw a chart here (PNG)")
     args = ap.parse_args(argv)
 

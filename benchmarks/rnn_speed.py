@@ -260,6 +260,17 @@ def table(rows, rate: float) -> str:
     return "\n".join(lines)
 
 
+def add_common_options(ap: argparse.ArgumentParser) -> None:
+    """The options every timing benchmark here takes: threads, clock, device, memory, output."""
+    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="wall: elapsed time; cpu: this process's CPU time (use with --threads 1 "
+                         "on a machine shared with other jobs)")
+    ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
+    ap.add_argument("-o", "--output", type=Path, help="also write the table (markdown) here")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true",
@@ -268,13 +279,7 @@ def main(argv=None) -> int:
     ap.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
     ap.add_argument("--impls", nargs="+", choices=IMPLS)
     ap.add_argument("--rounds", type=int, help="timed rounds per implementation (default 15, quick 7)")
-    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
-    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                    help="wall: elapsed time; cpu: this process's CPU time (use with --threads 1 "
-                         "on a machine shared with other jobs)")
-    ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
-    ap.add_argument("-o", "--output", type=Path, help="also write the table (markdown) here")
+    add_common_options(ap)
     args = ap.parse_args(argv)
 
     device = torch.device("cuda" if args.device == "cuda" or (
