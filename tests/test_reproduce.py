@@ -8,6 +8,7 @@ from rnnlab import config, experiment
 from rnnlab.config import Reference
 from rnnlab.errors import ConfigError
 from rnnlab.references import compare, lookup
+from rnnlab.rundir import RunFolder
 from test_train import toy_config
 
 CFG = {"model": {"kind": "lstm", "hidden_size": 64}, "train": {"lr": 1.0}}
@@ -48,15 +49,30 @@ def test_every_preset_reference_parses():
 def test_train_loss_mae_trains_and_scores_on_mae(tmp_path):
     result = experiment.run(toy_config(epochs=2, loss="mae"), runs_dir=tmp_path,
                             progress=False)
-    run = __import__("rnnlab.rundir", fromlist=["RunFolder"]).RunFolder.find(
-        str(result.run_dir)).load()
+    run = RunFolder.find(str(result.run_dir)).load()
     pred = run.task.forecasts(run.model, "test")
     truth = run.task.windows["test"]["y_raw"].numpy()
     scaled = np.abs(run.task.scaler.transform(pred) - run.task.scaler.transform(truth)).mean()
     assert result.metrics["loss"] == pytest.approx(scaled, rel=1e-6)
-    out = run.model(run.task.windows["train"]["x"][:3])
+    with torch.no_grad():
+        out = run.model(run.task.windows["train"]["x"][:3])
     assert float(run.task._loss(out, run.task.windows["train"]["y"][:3])) == pytest.approx(
         float(torch.nn.functional.l1_loss(out, run.task.windows["train"]["y"][:3])))
+
+
+def test_a_reference_can_name_the_last_epoch_whichever_epoch_validation_chose(tmp_path):
+    # d2l reports the final epoch's training perplexity; the best epoch's would be another
+    # protocol
+    cfg = toy_config(epochs=4)
+    ref = Reference(source="s", model="m", metric="last_epoch.train_loss", value=1e9,
+                    higher_is_better=False)
+    cfg.reference = [ref]
+    result = experiment.run(cfg, runs_dir=tmp_path, progress=False)
+    summary = RunFolder.find(str(result.run_dir)).summary()
+    last = {k: v for k, v in result.history.iloc[-1].items() if k != "epoch_seconds"}
+    assert summary["last_epoch"] == pytest.approx(last) and last["epoch"] == 4
+    (row,) = summary["references"]
+    assert row["ours"] == pytest.approx(last["train_loss"]) and row["verdict"] == "met"
 
 
 def test_train_loss_belongs_to_forecasts():

@@ -143,6 +143,14 @@ def _speeds(history: list[dict]) -> dict[str, float]:
     return {k: float(np.median([row[k] for row in history if k in row])) for k in sorted(keys)}
 
 
+def _last_epoch(history: list[dict]) -> dict[str, float]:
+    """The final epoch's logged figures: what a notebook without a validation split (d2l's
+    train_ch8) reports, whichever epoch validation chose (timings left out)."""
+    row = history[-1] if history else {}
+    return {k: float(v) for k, v in row.items() if isinstance(v, (int, float))
+            and not isinstance(v, bool) and k != "epoch_seconds" and not k.endswith("_per_s")}
+
+
 def new_run_id(cfg: RunConfig) -> str:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return f"{cfg.name}-{cfg.model.kind}-{cfg.model.impl}-{stamp}-{secrets.token_hex(2)}"
@@ -229,6 +237,7 @@ def _train_and_report(task: Task, model, cfg: RunConfig, folder: RunFolder, stor
             "train_seconds": result.train_seconds,
             "seconds_per_epoch": result.train_seconds / max(epochs, 1),
             "speed": _speeds(result.history),
+            "last_epoch": _last_epoch(result.history),
             **report, "data": task.describe(), "versions": versions(),
             "started": started, "finished": now(),
         }

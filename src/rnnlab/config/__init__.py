@@ -98,7 +98,8 @@ class Reference:
                          "2020), Table 2'")
     model: str = option("", "the model or cell that reached it, e.g. 'LSTM'")
     metric: str = option("test.accuracy", "where the run's own figure is in summary.json "
-                         "(dotted), e.g. test.f1_macro, train.perplexity, train_seconds")
+                         "(dotted), e.g. test.f1_macro, train_seconds, or "
+                         "last_epoch.train_perplexity (the final epoch's logged figures)")
     value: float = option(0.0, "the published figure, in the units of the run's own")
     higher_is_better: bool = option(True, "whether a larger figure is better (false for "
                                     "errors, perplexity, seconds)")
