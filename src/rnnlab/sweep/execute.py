@@ -93,6 +93,7 @@ def run_local(jobs: list[dict], workers: int = 1,
             if on_result:
                 on_result(job, results[i])
         return results
+    others = set(multiprocessing.active_children())  # children that are not this pool's
     # spawn, not fork: a forked child inherits torch's thread pools in an unusable state
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
                              initializer=_stop_like_ctrl_c) as pool:
@@ -109,7 +110,7 @@ def run_local(jobs: list[dict], workers: int = 1,
             # the whole grid has run
             for future in futures:
                 future.cancel()
-            for worker in multiprocessing.active_children():
+            for worker in set(multiprocessing.active_children()) - others:
                 worker.terminate()
             pool.shutdown(wait=True, cancel_futures=True)
             raise
