@@ -31,6 +31,9 @@ from ..util import write_text
 from .plan import Sweep, canon, register
 
 
+_stopping = False  # set in a sweep worker once it was told to stop (_stop_like_ctrl_c)
+
+
 def run_point(job: dict) -> dict:
     """Run (or skip, or resume) one point of a sweep; what every executor calls.
 
@@ -107,17 +110,12 @@ def run_local(jobs: list[dict], workers: int = 1,
         except BaseException:
             # Ctrl-C, SIGTERM or a failure here: start no more points, and stop the running
             # ones as Ctrl-C stops a run (marked interrupted, checkpoints kept), not after
-            # the whole grid has run
-            for future in futures:
-                future.cancel()
+            # the whole grid has run; leaving the with-block waits for them
+            pool.shutdown(wait=False, cancel_futures=True)
             for worker in set(multiprocessing.active_children()) - others:
                 worker.terminate()
-            pool.shutdown(wait=True, cancel_futures=True)
             raise
     return results
-
-
-_stopping = False
 
 
 def _stop_like_ctrl_c() -> None:
