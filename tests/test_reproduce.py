@@ -32,6 +32,27 @@ def test_a_reference_is_compared_only_where_the_run_has_its_settings():
     assert lookup(SUMMARY, "test.accuracy") == 0.8 and lookup(SUMMARY, "test") is None
 
 
+def test_per_class_figures_are_compared_class_by_class():
+    summary = {"test": {"f1_macro": 0.8},
+               "per_class": {"a": {"precision": 0.9, "recall": 0.5, "f1": 0.64},
+                             "St. b": {"precision": 0.2, "recall": 0.4, "f1": 0.27}}}
+    ref = Reference("r", "LSTM", "test.f1_macro", 0.7, when={"model.kind": "lstm"},
+                    per_class={"a": [0.8, 0.6, 0.7], "St. b": [0.2, 0.3, 0.1],
+                               "c": [0.5, 0.5, 0.5]})
+    rows = compare([ref], CFG, summary)
+    assert [r["metric"] for r in rows[:4]] == [
+        "test.f1_macro", "per_class.a.precision", "per_class.a.recall", "per_class.a.f1"]
+    got = {(r.get("class"), r["metric"].rsplit(".", 1)[-1]): r for r in rows[1:]}
+    assert got["a", "precision"]["difference"] == pytest.approx(0.1)
+    assert got["a", "recall"]["verdict"] == "missed"
+    assert got["St. b", "f1"]["ours"] == pytest.approx(0.27)  # a dot in a class name
+    assert got["c", "f1"]["verdict"] == "not measured by this run"
+    other = compare([ref], {**CFG, "model": {"kind": "gru"}}, summary)
+    assert all(r["verdict"].startswith("other settings") for r in other if r["ours"] is not None)
+    with pytest.raises(ConfigError, match=r"per_class.a must be \[precision, recall, f1\]"):
+        Reference("r", "LSTM", per_class={"a": [0.8, 0.6]})
+
+
 def test_reference_settings_must_be_config_keys():
     raw = toy_config().to_dict()
     raw["reference"] = [{"source": "x", "metric": "test.rmse", "value": 1.0,

@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
-from rnnlab import sweep
-from rnnlab.errors import ConfigError, RunNotFound
+from rnnlab import experiment, sweep
+from rnnlab.errors import ConfigError, DataError, RunNotFound, TrainingError
 from rnnlab.report.tables import (RunRecord, fmt_mean_std, group_runs, mean_std,
                                   results_table, timing_table)
 from rnnlab.store import Store
@@ -246,6 +246,30 @@ def test_local_workers_run_every_point(tmp_path, los_loop_tiny_raw):
     rows = Store(tmp_path / "rnnlab.db").list_runs(sweep="w")
     assert sorted(r["kind"] for r in rows) == ["gru", "rnn"]
     assert {r["status"] for r in rows} == {"finished"}
+
+
+@pytest.mark.slow
+def test_several_sweeps_share_one_pool_and_fail_together(tmp_path, los_loop_tiny_raw,
+                                                         monkeypatch):
+    a = sweep.plan(los_loop_tiny_raw, [{"model.kind": ["rnn"]}], name="a")
+    b = sweep.plan(los_loop_tiny_raw, [{"model.kind": ["gru"]}], name="b")
+    results = sweep.execute([a, b], runs_dir=tmp_path, workers=2)
+    assert [r["action"] for r in results] == ["ran", "ran"]
+    store = Store(tmp_path / "rnnlab.db")
+    assert [r["kind"] for r in store.list_runs(sweep="a")] == ["rnn"]
+    assert [r["kind"] for r in store.list_runs(sweep="b")] == ["gru"]
+    again = sweep.execute([a, b], runs_dir=tmp_path)
+    assert [r["action"] for r in again] == ["skipped", "skipped"]
+    def lost(*args, **kwargs):
+        raise DataError("the data disk is gone")
+
+    monkeypatch.setattr(experiment, "run", lost)
+    bad = [sweep.plan(los_loop_tiny_raw, [{"model.hidden_size": [3]}], name=n)
+           for n in ("c", "d")]
+    with pytest.raises(TrainingError) as err:
+        sweep.execute(bad, runs_dir=tmp_path)
+    assert "2 of 2 points" in str(err.value) and "rerun the same command" in str(err.value)
+    assert str(err.value).count("disk is gone") == 1  # one cause, said once
 
 
 @pytest.mark.slow

@@ -30,26 +30,49 @@ def lookup(summary: dict, path: str) -> float | None:
     return float(node) if isinstance(node, (int, float)) and not isinstance(node, bool) else None
 
 
+PER_CLASS = ("precision", "recall", "f1")
+
+
+def _figures(r: dict) -> list[dict]:
+    """The reference's headline figure, then one per class and measure of ``per_class``
+    (marked with its class, so tables can set them apart)."""
+    out = [r]
+    for name, values in (r.get("per_class") or {}).items():
+        for measure, value in zip(PER_CLASS, values):
+            out.append({**r, "metric": f"per_class.{name}.{measure}", "value": value,
+                        "higher_is_better": True, "class": str(name), "measure": measure})
+    return out
+
+
 def compare(references: list, config: dict, summary: dict) -> list[dict]:
-    """One row per reference: the published value, the run's own, the difference (positive
-    = better) and a verdict: met, missed, or why the two are not compared."""
+    """One row per published figure (a reference's headline, then its per-class ones): the
+    published value, the run's own, the difference (positive = better) and a verdict: met,
+    missed, or why the two are not compared."""
     flat = flatten(config)
-    rows = []
-    for ref in references:
-        r = dataclasses.asdict(ref) if dataclasses.is_dataclass(ref) else dict(ref)
+    refs = [dataclasses.asdict(r) if dataclasses.is_dataclass(r) else dict(r)
+            for r in references]
+    return [_compare_one(r, flat, summary) for ref in refs for r in _figures(ref)]
+
+
+def _compare_one(r: dict, flat: dict, summary: dict) -> dict:
+    if "class" in r:  # looked up by name: a class name may hold a dot
+        value = summary.get("per_class", {}).get(r["class"], {}).get(r["measure"])
+        ours = None if value is None else float(value)
+    else:
         ours = lookup(summary, r["metric"])
-        row = {"source": r["source"], "model": r["model"], "metric": r["metric"],
-               "value": r["value"], "ours": ours, "difference": None}
-        other = [f"{k}={v}" for k, v in r.get("when", {}).items() if not _same(flat.get(k), v)]
-        if ours is None:
-            row["verdict"] = "not measured by this run"
-        elif other:
-            row["verdict"] = "other settings: " + ", ".join(other)
-        elif not r.get("comparable", True):
-            row["verdict"] = "not comparable: " + (r.get("protocol") or "another protocol")
-        else:
-            sign = 1 if r.get("higher_is_better", True) else -1
-            row["difference"] = sign * (ours - r["value"])
-            row["verdict"] = "met" if row["difference"] >= 0 else "missed"
-        rows.append(row)
-    return rows
+    row = {"source": r["source"], "model": r["model"], "metric": r["metric"],
+           "value": r["value"], "ours": ours, "difference": None}
+    if "class" in r:
+        row["class"] = r["class"]
+    other = [f"{k}={v}" for k, v in r.get("when", {}).items() if not _same(flat.get(k), v)]
+    if ours is None:
+        row["verdict"] = "not measured by this run"
+    elif other:
+        row["verdict"] = "other settings: " + ", ".join(other)
+    elif not r.get("comparable", True):
+        row["verdict"] = "not comparable: " + (r.get("protocol") or "another protocol")
+    else:
+        sign = 1 if r.get("higher_is_better", True) else -1
+        row["difference"] = sign * (ours - r["value"])
+        row["verdict"] = "met" if row["difference"] >= 0 else "missed"
+    return row

@@ -72,8 +72,10 @@ def plan(report: str, *, quick: bool = False, seeds: int = 1, data_dir=None,
     return planned
 
 
-def table(store: Store, planned) -> pd.DataFrame:
-    """Report figure, ours (mean ± std over the finished seeds), difference, verdict."""
+def table(store: Store, planned, per_class: bool = False) -> pd.DataFrame:
+    """Report figure, ours (mean ± std over the finished seeds), difference, verdict: the
+    headline figures, or (``per_class``) the published precision, recall and F1 of each
+    class."""
     rows = []
     for e, sw in planned:
         runs = [record_from_row(r) for r in sweep.sweep_runs(store, sw)
@@ -81,8 +83,10 @@ def table(store: Store, planned) -> pd.DataFrame:
         found: dict[tuple, list[dict]] = {}
         for run in runs:
             for r in run.summary.get("references", []):
-                if not r["verdict"].startswith("other settings"):
+                if not r["verdict"].startswith("other settings") and ("class" in r) == per_class:
                     found.setdefault((r["source"], r["model"], r["metric"]), []).append(r)
+        if per_class and not found:
+            continue
         if not found:
             rows.append({"experiment": e.label, "reference": "–", "metric": "–",
                          "published": "–", "ours": "–", "better by": "–",
@@ -112,5 +116,9 @@ def write(report: str, planned, store: Store, runs_dir: str | Path, out: str | P
                "reached with another protocol is shown with the reason, not compared."
                + (" <b>Quick variants</b>: fewer epochs and data, not the report's settings."
                   if quick else "") + "</p>" + html.table(results)]
+    classes = table(store, planned, per_class=True)
+    if len(classes):
+        preface.append("<h3>Per class</h3><p>The report's precision, recall and F1 of each "
+                       "class beside ours, as above.</p>" + html.table(classes))
     return html.write([sw.name for _, sw in planned], out, runs_dir=runs_dir,
                       title=title + (" (quick)" if quick else ""), preface=preface)

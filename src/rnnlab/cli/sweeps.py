@@ -29,29 +29,33 @@ EXECUTION = [
     DOWNLOAD, NO_PROGRESS, LOCATIONS]
 
 
-def _run_sweep(args, sweep_obj) -> None:
-    """Run the sweep's points, a line per finished point, then its table."""
+def _run_sweep(args, sweep_obj, labels: dict[str, str] | None = None) -> list[str]:
+    """Run the sweep's points, a line per finished point, then return its table. Several
+    sweeps (``labels``: a label for each sweep's name) share the workers; no table then."""
     from .. import sweep  # heavy (torch): loaded when the command runs
     from ..report.console import sweep_table
     from ..store import Store
 
-    total, done = len(sweep_obj.points), [0]
+    sweeps = sweep_obj if isinstance(sweep_obj, list) else [sweep_obj]
+    total, done = sum(len(s.points) for s in sweeps), [0]
 
     def on_result(job, result):
         done[0] += 1
         what = {"ran": "done", "resumed": "resumed and done", "skipped": "already done",
                 "failed": "FAILED"}[result["action"]]
         error = "  " + result["error"] if result.get("error") else ""
-        print(f"[{done[0]}/{total}] {job['label']}: {what} {result.get('run_id') or ''}{error}",
+        label = f"{labels[job['sweep']]}, {job['label']}" if labels else job["label"]
+        print(f"[{done[0]}/{total}] {label}: {what} {result.get('run_id') or ''}{error}",
               flush=True)
 
     workers = f", {args.workers} workers" if args.executor == "local" else ""
-    print(f"sweep {sweep_obj.name}: {total} runs ({args.executor}{workers})", flush=True)
-    sweep.execute(sweep_obj, executor=args.executor, workers=args.workers,
+    what = f"sweep {sweeps[0].name}" if len(sweeps) == 1 else f"{len(sweeps)} sweeps"
+    print(f"{what}: {total} runs ({args.executor}{workers})", flush=True)
+    sweep.execute(sweeps, executor=args.executor, workers=args.workers,
                   ray_address=args.ray_address, runs_dir=args.runs_dir, data_dir=args.data_dir,
                   download=args.download, progress=False if args.no_progress else None,
                   on_result=on_result)
-    return sweep_table(Store.of(args.runs_dir), sweep_obj)
+    return sweep_table(Store.of(args.runs_dir), sweeps[0]) if len(sweeps) == 1 else []
 
 
 @command(
@@ -131,7 +135,8 @@ def compare(args) -> int:
     arg("-o", "--output", help="HTML file to write (default: reproduce-REPORT.html)"),
     [a for a in EXECUTION[:2]], EXECUTION[5], DOWNLOAD, NO_PROGRESS, LOCATIONS,
     description="Run the report's experiments with its own cells and settings (each a "
-    "resumable sweep over --seeds), then print and write one table: the report's figure, "
+    "resumable sweep over --seeds; all their runs share the --workers), then print and "
+    "write one table: the report's figure, "
     "ours as mean ± std over seeds, the difference and a verdict; figures reached with "
     "another protocol are shown with the reason, not compared. Example: rnnlab reproduce "
     "004 --seeds 3")
@@ -141,12 +146,16 @@ def reproduce(args) -> int:
 
     planned = repro.plan(args.report, quick=args.quick, seeds=args.seeds,
                          data_dir=args.data_dir, download=args.download)
-    for label, sw in ((e.label, sw) for e, sw in planned):
-        print(f"== {label}")
-        args.executor, args.ray_address = "local", None
-        _run_sweep(args, sw)
+    args.executor, args.ray_address = "local", None
+    # one pool for every experiment: --workers helps with a single seed too
+    _run_sweep(args, [sw for _, sw in planned], labels={sw.name: e.label for e, sw in planned})
     store = Store.of(args.runs_dir)
     print(repro.table(store, planned).to_string(index=False))
+    classes = repro.table(store, planned, per_class=True)
+    if len(classes):
+        met = (classes["verdict"] == "met").sum()
+        print(f"per class: {met} of {len(classes)} published precision/recall/F1 figures met "
+              "(table in the report)")
     out = repro.write(args.report, planned, store, args.runs_dir,
                       args.output or f"reproduce-{args.report}.html", args.quick)
     print(f"report: {out}")

@@ -108,6 +108,16 @@ class Reference:
     comparable: bool = option(True, "false where the protocol differs beyond the settings "
                               "(other hardware, split or units): shown, not compared")
     protocol: str = option("", "how the figure was measured, in a few words")
+    per_class: dict = option({}, "published precision, recall and F1 of each class, as "
+                             "{class: [P, R, F1]}: each compared with the run's "
+                             "per_class.<class> figures under the same conditions")
+
+    def __post_init__(self):
+        for name, v in self.per_class.items():
+            if not (isinstance(v, list) and len(v) == 3
+                    and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)):
+                raise ConfigError(f"reference {self.source} {self.model}: per_class.{name} "
+                                  f"must be [precision, recall, f1], got {v!r}")
 
 
 @dataclass

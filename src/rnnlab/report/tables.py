@@ -221,6 +221,8 @@ def references_table(groups: list[Group]) -> pd.DataFrame:
         refs: dict[tuple, list[dict]] = {}
         for run in g.runs:
             for r in run.summary.get("references", []):
+                if "class" in r and r["difference"] is None:
+                    continue  # per-class figures only where compared, or they crowd the rest
                 refs.setdefault((r["source"], r["model"], r["metric"]), []).append(r)
         for (source, model, metric), found in refs.items():
             ours = mean_std([r["ours"] for r in found if r["ours"] is not None])

@@ -15,7 +15,7 @@ import re
 import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -191,11 +191,12 @@ def run_ray(jobs: list[dict], *, address: str | None = None, threads: int = 1,
             ray.shutdown()
 
 
-def execute(sweep: Sweep, *, executor: str = "local", workers: int = 1,
+def execute(sweep: Sweep | list[Sweep], *, executor: str = "local", workers: int = 1,
             ray_address: str | None = None, runs_dir: str | Path = "runs", data_dir=None,
             download: bool = False, progress: bool | None = None,
             on_result: Callable[[dict, dict], None] | None = None) -> list[dict]:
-    """Record the sweep and run its points; returns one outcome per point.
+    """Record the sweep (or several, whose points then share the workers) and run its
+    points; returns one outcome per point.
 
     Raises TrainingError after all points ran when any of them failed.
     """
@@ -203,10 +204,13 @@ def execute(sweep: Sweep, *, executor: str = "local", workers: int = 1,
         raise ConfigError(f"unknown executor {executor!r}; valid: local, ray")
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
+    sweeps = sweep if isinstance(sweep, list) else [sweep]
     store = Store.of(runs_dir)
-    register(store, sweep)
-    with sweep_lock(runs_dir, sweep.name):
-        return _execute(sweep, executor, workers, ray_address, runs_dir, data_dir, download,
+    with ExitStack() as locks:
+        for s in sweeps:
+            register(store, s)
+            locks.enter_context(sweep_lock(runs_dir, s.name))
+        return _execute(sweeps, executor, workers, ray_address, runs_dir, data_dir, download,
                         progress, on_result)
 
 
@@ -232,22 +236,28 @@ def sweep_lock(runs_dir: str | Path, name: str) -> Iterator[None]:
         lock.release()
 
 
-def _execute(sweep: Sweep, executor: str, workers: int, ray_address: str | None,
+def _execute(sweeps: list[Sweep], executor: str, workers: int, ray_address: str | None,
              runs_dir: str | Path, data_dir, download: bool, progress: bool | None,
              on_result: Callable[[dict, dict], None] | None) -> list[dict]:
     parallel = executor == "ray" or workers > 1
     threads = threads_per_worker(workers) if parallel else None
-    jobs = jobs_for(sweep, runs_dir=runs_dir, data_dir=data_dir, download=download,
-                    threads=threads, progress=(not parallel) if progress is None else progress)
+    jobs = [job for s in sweeps for job in jobs_for(
+        s, runs_dir=runs_dir, data_dir=data_dir, download=download, threads=threads,
+        progress=(not parallel) if progress is None else progress)]
+    name = sweeps[0].name if len(sweeps) == 1 else f"{sweeps[0].name}+{len(sweeps) - 1}"
     if executor == "ray":
-        results = run_ray(jobs, address=ray_address, threads=threads or 1, name=sweep.name,
+        results = run_ray(jobs, address=ray_address, threads=threads or 1, name=name,
                           storage=Path(runs_dir) / "ray", on_result=on_result)
     else:
         results = run_local(jobs, workers, on_result)
     failed = [(j, r) for j, r in zip(jobs, results) if r["action"] == "failed"]
     if failed:
-        lines = "; ".join(f"{j['label']}: {r['error']}" for j, r in failed[:3])
-        raise TrainingError(f"{len(failed)} of {len(jobs)} points of sweep {sweep.name!r} "
-                            f"failed ({lines}). Fix the cause and rerun `rnnlab sweep --resume "
-                            f"{sweep.name}`: finished points are kept")
+        errors = list(dict.fromkeys(r["error"] for _, r in failed))
+        lines = (errors[0] if len(errors) == 1 and len(failed) > 1  # one cause, said once
+                 else "; ".join(f"{j['label']}: {r['error']}" for j, r in failed[:3]))
+        again = (f"`rnnlab sweep --resume {name}`" if len(sweeps) == 1
+                 else "the same command")
+        raise TrainingError(f"{len(failed)} of {len(jobs)} points of sweep {name!r} "
+                            f"failed ({lines}). Fix the cause and rerun {again}: finished "
+                            "points are kept")
     return results
