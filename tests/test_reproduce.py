@@ -117,6 +117,33 @@ def test_reproduce_quick_writes_the_table(cli):
     assert again.stdout.count("already done") == 2  # a reproduction resumes like a sweep
 
 
+def test_a_changed_preset_is_a_new_reproduction_and_seed_counts_do_not_mix(tmp_path,
+                                                                           monkeypatch):
+    from rnnlab import reproduce
+    from rnnlab.store import Store
+
+    planned = reproduce.plan("004", quick=True)
+    again = reproduce.plan("004", quick=True)
+    assert [sw.name for _, sw in planned] == [sw.name for _, sw in again]
+    assert all(sw.name.startswith("reproduce-004-") for _, sw in planned)
+    changed = reproduce.plan("004", quick=True, seeds=2)
+    assert [sw.name for _, sw in changed] == [sw.name for _, sw in planned]  # seeds: same name
+    store = Store.of(tmp_path)
+    reproduce.check_seeds(store, planned, tmp_path)  # nothing stored: fine
+    e, sw = planned[1]
+    store.save_sweep(sw.name, changed[1][1].spec)
+    with pytest.raises(ConfigError, match="reproduced with --seeds 2 .* rerun with --seeds 2"):
+        reproduce.check_seeds(store, planned, tmp_path)
+    reproduce.check_seeds(store, changed, tmp_path)
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "004.yaml").write_text("experiments:\n  - {label: LSTM 64, preset: names_lstm, "
+                                    "set: [model.hidden_size=32]}\n")
+    monkeypatch.setattr(reproduce, "SPECS", specs)
+    (_, other), = reproduce.plan("004", quick=True)
+    assert other.name.startswith("reproduce-004-LSTM_64-") and other.name != sw.name
+
+
 def test_reproduce_names_what_is_missing(cli):
     unknown = cli("reproduce", "002")
     assert unknown.returncode == 2 and "reports: 000, 001, 003, 004" in unknown.stderr

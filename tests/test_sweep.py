@@ -109,6 +109,10 @@ def test_rerun_skips_finished_points(tmp_path, toy_raw):
     assert [r["run_id"] for r in again] == [r["run_id"] for r in first]
     rows = Store(tmp_path / "rnnlab.db").list_runs(sweep="s")
     assert len(rows) == 2 and {r["status"] for r in rows} == {"finished"}
+    # editing a published figure (reference) keeps the runs: they are notes, not settings
+    noted = {**toy_raw, "reference": [{"source": "x", "metric": "test.rmse", "value": 1.0}]}
+    _, noted_again = _run(noted, tmp_path, ["model.hidden_size=3,4"])
+    assert [r["action"] for r in noted_again] == ["skipped", "skipped"]
     # a bigger grid under the same name is refused, not silently mixed in
     with pytest.raises(ConfigError, match="different config, grid"):
         _run(toy_raw, tmp_path, ["model.hidden_size=3,4,5"])

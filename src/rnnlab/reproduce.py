@@ -9,6 +9,8 @@ report's figure, ours as mean ± std over seeds, the difference and a verdict.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from . import config as config_mod
 from . import sweep
 from .data import registry
 from .errors import ConfigError
+from .references import compare as compare_references
 from .report import html
 from .report.tables import fmt_mean_std, mean_std, record_from_row
 from .store import Store
@@ -65,11 +68,25 @@ def plan(report: str, *, quick: bool = False, seeds: int = 1, data_dir=None,
         if getattr(base.data, "source", "") == "registry" and registry.get(base.data.dataset).files:
             registry.locate(base.data.dataset, data_dir, download)
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", e.label).strip("_")
-        name = f"reproduce-{report}-{slug}" + ("-quick" if quick else "")
+        # the settings' fingerprint: a changed preset is a new sweep, the same one resumes
+        settings = {k: v for k, v in base.to_dict().items() if k != "reference"}
+        digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+        name = f"reproduce-{report}-{slug}-{digest[:6]}" + ("-quick" if quick else "")
         block = [{"seed": [base.seed + k for k in range(seeds)]}]
         planned.append((e, sweep.plan(raw, block, quick=quick, overrides=e.overrides,
                                       name=name, source=str(path))))
     return planned
+
+
+def check_seeds(store: Store, planned, runs_dir) -> None:
+    """Refuse, naming the fix, to mix a stored reproduction with another seed count."""
+    for e, sw in planned:
+        stored = store.get_sweep(sw.name)
+        if stored is not None and stored.get("blocks") != sw.spec["blocks"]:
+            n = len(stored["blocks"][0]["seed"]) if stored.get("blocks") else 1
+            raise ConfigError(f"{e.label!r} was reproduced with --seeds {n} in {runs_dir}; "
+                              f"rerun with --seeds {n} to continue it, or give another "
+                              "--runs-dir for a new seed count")
 
 
 def table(store: Store, planned, per_class: bool = False) -> pd.DataFrame:
@@ -80,9 +97,10 @@ def table(store: Store, planned, per_class: bool = False) -> pd.DataFrame:
     for e, sw in planned:
         runs = [record_from_row(r) for r in sweep.sweep_runs(store, sw)
                 if r["status"] == "finished"]
+        published = sw.points[0].cfg.reference  # the preset's figures now, not at run time
         found: dict[tuple, list[dict]] = {}
         for run in runs:
-            for r in run.summary.get("references", []):
+            for r in compare_references(published, run.config, run.summary):
                 if not r["verdict"].startswith("other settings") and ("class" in r) == per_class:
                     found.setdefault((r["source"], r["model"], r["metric"]), []).append(r)
         if per_class and not found:

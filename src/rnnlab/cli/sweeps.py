@@ -146,6 +146,7 @@ def reproduce(args) -> int:
 
     planned = repro.plan(args.report, quick=args.quick, seeds=args.seeds,
                          data_dir=args.data_dir, download=args.download)
+    repro.check_seeds(Store.of(args.runs_dir), planned, args.runs_dir)
     args.executor, args.ray_address = "local", None
     # one pool for every experiment: --workers helps with a single seed too
     _run_sweep(args, [sw for _, sw in planned], labels={sw.name: e.label for e, sw in planned})

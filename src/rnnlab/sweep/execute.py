@@ -28,7 +28,7 @@ from ..errors import ConfigError, RnnlabError, RunInUse, TrainingError
 from ..process import me
 from ..store import Store
 from ..util import write_text
-from .plan import Sweep, canon, register
+from .plan import Sweep, canon, register, settings
 
 
 _stopping = False  # set in a sweep worker once it was told to stop (_stop_like_ctrl_c)
@@ -48,7 +48,8 @@ def run_point(job: dict) -> dict:
     runs_dir = Path(job["runs_dir"])
     store = Store.of(runs_dir)
     cfg_dict = canon(job["config"])
-    mine = [r for r in store.list_runs(sweep=job["sweep"]) if json.loads(r["config"]) == cfg_dict]
+    mine = [r for r in store.list_runs(sweep=job["sweep"])
+            if settings(json.loads(r["config"])) == settings(cfg_dict)]
     kwargs = dict(data_dir=job.get("data_dir"), runs_dir=runs_dir,
                   download=job.get("download", False), progress=job.get("progress", False))
     done = [r for r in mine if r["status"] == "finished"]

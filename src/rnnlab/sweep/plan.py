@@ -127,8 +127,9 @@ def register(store: Store, sweep: Sweep) -> None:
     if stored is None:
         store.save_sweep(sweep.name, sweep.spec)
         return
-    same = {k: stored.get(k) for k in ("config", "quick", "overrides", "blocks", "seeds")}
-    if same != {k: sweep.spec[k] for k in same}:
+    keys = ("config", "quick", "overrides", "blocks", "seeds")
+    same = {k: settings(stored[k]) if k == "config" else stored.get(k) for k in keys}
+    if same != {k: settings(sweep.spec[k]) if k == "config" else sweep.spec[k] for k in keys}:
         raise ConfigError(f"a sweep named {sweep.name!r} already exists with a different "
                           f"config, grid or seed count. Continue it as it was with `rnnlab "
                           f"sweep --resume {sweep.name}`, or give this one another --name")
@@ -138,13 +139,19 @@ def canon(obj: Any) -> Any:
     return json.loads(json.dumps(obj))
 
 
+def settings(cfg: dict) -> dict:
+    """A config as a run is matched by: its published figures (``reference``) are notes
+    about it, so editing them does not orphan the runs already made."""
+    return {k: v for k, v in canon(cfg).items() if k != "reference"}
+
+
 def sweep_runs(store: Store, sweep: Sweep) -> list[dict]:
     """The store rows of a sweep's current points, in point order (latest run per point)."""
     rows = store.list_runs(sweep=sweep.name)
     out = []
     for point in sweep.points:
-        cfg = canon(point.cfg.to_dict())
-        mine = [r for r in rows if json.loads(r["config"]) == cfg]
+        cfg = settings(point.cfg.to_dict())
+        mine = [r for r in rows if settings(json.loads(r["config"])) == cfg]
         finished = [r for r in mine if r["status"] == "finished"]
         if finished or mine:
             out.append((finished or mine)[-1])
