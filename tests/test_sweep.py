@@ -49,6 +49,31 @@ def test_plan_types_values_by_the_config_and_validates_every_point(toy_raw):
     assert plan.name == "toy-lr-hidden_size"
 
 
+def test_one_key_at_a_time_keeps_the_base_config_elsewhere(toy_raw):
+    # blocks vary one key each (compare hyperparams): a point of one block must not take
+    # another block's values, and planning must leave the caller's config as it was
+    before = json.loads(json.dumps(toy_raw))
+    base_lr, base_hidden = toy_raw["train"]["lr"], toy_raw["model"]["hidden_size"]
+    plan = sweep.plan(toy_raw, [{"model.hidden_size": [3, 5]}, {"train.lr": [0.5]}],
+                      quick=True, overrides=["train.epochs=2"])
+    got = [(p.cfg.model.hidden_size, p.cfg.train.lr) for p in plan.points]
+    assert got == [(3, base_lr), (5, base_lr), (base_hidden, 0.5)]
+    assert toy_raw == before
+
+
+def test_a_sweep_stored_in_another_spelling_is_the_same_sweep(tmp_path, toy_raw):
+    # a spec stored with the overrides already written into its config plans the same points
+    plan = sweep.plan(toy_raw, [{"model.hidden_size": [3, 4]}], overrides=["train.epochs=5"],
+                      name="s")
+    store = Store.of(tmp_path)
+    spelled = {**plan.spec, "config": {**toy_raw, "train": {**toy_raw["train"], "epochs": 5}}}
+    store.save_sweep("s", spelled)
+    sweep.register(store, plan)  # accepted
+    other = sweep.plan(toy_raw, [{"model.hidden_size": [3, 4]}], name="s")
+    with pytest.raises(ConfigError, match="already exists with a different"):
+        sweep.register(store, other)
+
+
 @pytest.mark.parametrize("grid, message", [
     (["lr=0.1"], "Did you mean 'train.lr'"),
     (["model.hiden_size=4,8"], "Did you mean 'model.hidden_size'"),

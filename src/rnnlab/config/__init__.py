@@ -18,6 +18,7 @@ Field metadata (``help``, bounds) also documents the keys.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 from collections.abc import Callable
@@ -193,7 +194,7 @@ def from_dict(raw: dict, *, quick: bool = False, overrides: list[str] = (),
     folder, and stored absolute so that the run folder's config.yaml finds it again.
     Without ``name`` the run is named after the config file (or data.path).
     """
-    raw = dict(raw)
+    raw = copy.deepcopy(raw)  # overrides set nested keys: the caller's mapping stays as it was
     if quick:
         variant = raw.get("quick") or {}
         if not isinstance(variant, dict):

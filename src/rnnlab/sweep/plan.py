@@ -127,12 +127,21 @@ def register(store: Store, sweep: Sweep) -> None:
     if stored is None:
         store.save_sweep(sweep.name, sweep.spec)
         return
-    keys = ("config", "quick", "overrides", "blocks", "seeds")
-    same = {k: settings(stored[k]) if k == "config" else stored.get(k) for k in keys}
-    if same != {k: settings(sweep.spec[k]) if k == "config" else sweep.spec[k] for k in keys}:
+    if _points(stored) != [settings(p.cfg.to_dict()) for p in sweep.points]:
         raise ConfigError(f"a sweep named {sweep.name!r} already exists with a different "
                           f"config, grid or seed count. Continue it as it was with `rnnlab "
                           f"sweep --resume {sweep.name}`, or give this one another --name")
+
+
+def _points(spec: dict) -> list[dict] | None:
+    """The settings of every point a stored spec plans (None if it no longer plans): two
+    specs are the same sweep when they run the same points, however they are written."""
+    try:
+        old = plan(spec["config"], spec["blocks"], seeds=spec["seeds"], quick=spec["quick"],
+                   overrides=spec["overrides"], name="stored", source=spec["source"])
+    except (ConfigError, KeyError):
+        return None
+    return [settings(p.cfg.to_dict()) for p in old.points]
 
 
 def canon(obj: Any) -> Any:
