@@ -150,8 +150,9 @@ def canon(obj: Any) -> Any:
 
 def settings(cfg: dict) -> dict:
     """A config as a run is matched by: its published figures (``reference``) are notes
-    about it, so editing them does not orphan the runs already made."""
-    return {k: v for k, v in canon(cfg).items() if k != "reference"}
+    about it and its ``quick`` variant is already applied or not used, so editing either
+    does not orphan the runs already made."""
+    return {k: v for k, v in canon(cfg).items() if k not in ("reference", "quick")}
 
 
 def sweep_runs(store: Store, sweep: Sweep) -> list[dict]:
