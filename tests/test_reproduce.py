@@ -53,6 +53,17 @@ def test_per_class_figures_are_compared_class_by_class():
         Reference("r", "LSTM", per_class={"a": [0.8, 0.6]})
 
 
+def test_per_class_figures_are_summed_up_under_the_headline_in_the_terminal():
+    from rnnlab.report.console import reference_lines
+
+    summary = {"test": {"f1_macro": 0.8},
+               "per_class": {"a": {"precision": 0.9, "recall": 0.5, "f1": 0.64}}}
+    ref = Reference("r", "LSTM", "test.f1_macro", 0.7, per_class={"a": [0.8, 0.6, 0.7]})
+    lines = reference_lines(compare([ref], CFG, summary))
+    assert len(lines) == 3 and "test.f1_macro: met" in lines[1]
+    assert lines[2].strip().startswith("per class: 1 of 3 published")
+
+
 def test_reference_settings_must_be_config_keys():
     raw = toy_config().to_dict()
     raw["reference"] = [{"source": "x", "metric": "test.rmse", "value": 1.0,
