@@ -64,6 +64,16 @@ def test_per_class_figures_are_summed_up_under_the_headline_in_the_terminal():
     assert lines[2].strip().startswith("per class: 1 of 3 published")
 
 
+def test_a_figure_published_with_few_decimals_is_met_at_its_precision():
+    refs = [Reference("r", "ppl", "test.perplexity", 1.0, higher_is_better=False, decimals=1),
+            Reference("r", "ppl", "test.perplexity", 1.0, higher_is_better=False),
+            Reference("r", "ppl", "test.loss", 1.1, higher_is_better=False, decimals=1)]
+    rows = compare(refs, CFG, {"test": {"perplexity": 1.04, "loss": 1.237}})
+    assert rows[0]["verdict"] == "met at the published precision (1 decimal)"
+    assert rows[0]["difference"] == pytest.approx(-0.04)  # the difference stays exact
+    assert rows[1]["verdict"] == "missed" and rows[2]["verdict"] == "missed"  # 1.2 > 1.1
+
+
 def test_reference_settings_must_be_config_keys():
     raw = toy_config().to_dict()
     raw["reference"] = [{"source": "x", "metric": "test.rmse", "value": 1.0,

@@ -61,7 +61,8 @@ def _compare_one(r: dict, flat: dict, summary: dict) -> dict:
     else:
         ours = lookup(summary, r["metric"])
     row = {"source": r["source"], "model": r["model"], "metric": r["metric"],
-           "value": r["value"], "ours": ours, "difference": None}
+           "value": r["value"], "ours": ours, "difference": None,
+           "higher_is_better": r.get("higher_is_better", True)}
     if "class" in r:
         row["class"] = r["class"]
     other = [f"{k}={v}" for k, v in r.get("when", {}).items() if not _same(flat.get(k), v)]
@@ -74,5 +75,15 @@ def _compare_one(r: dict, flat: dict, summary: dict) -> dict:
     else:
         sign = 1 if r.get("higher_is_better", True) else -1
         row["difference"] = sign * (ours - r["value"])
-        row["verdict"] = "met" if row["difference"] >= 0 else "missed"
+        row["decimals"] = r.get("decimals")
+        row["verdict"] = verdict(ours, r["value"], sign, r.get("decimals"))
     return row
+
+
+def verdict(ours: float, value: float, sign: int, decimals: int | None = None) -> str:
+    """met or missed; with ``decimals`` ours is first rounded as the published figure was."""
+    if sign * (ours - value) >= 0:
+        return "met"
+    if decimals is not None and sign * (round(ours, decimals) - value) >= 0:
+        return f"met at the published precision ({decimals} decimal{'' if decimals == 1 else 's'})"
+    return "missed"

@@ -23,6 +23,7 @@ from . import sweep
 from .data import registry
 from .errors import ConfigError
 from .references import compare as compare_references
+from .references import verdict
 from .report import html
 from .report.tables import fmt_mean_std, mean_std, record_from_row
 from .store import Store
@@ -114,12 +115,14 @@ def table(store: Store, planned, per_class: bool = False) -> pd.DataFrame:
             ours = mean_std([r["ours"] for r in refs if r["ours"] is not None])
             diffs = [r["difference"] for r in refs if r["difference"] is not None]
             mean = float(np.mean(diffs)) if diffs else None
+            sign = 1 if refs[0].get("higher_is_better", True) else -1
             rows.append({"experiment": e.label, "reference": f"{source} {model}",
                          "metric": metric, "published": f"{refs[0]['value']:.4g}",
                          "ours": f"{fmt_mean_std(*ours)} (n={ours[2]})",
                          "better by": "–" if mean is None else f"{mean:+.4g}",
                          "verdict": refs[0]["verdict"] if mean is None
-                         else ("met" if mean >= 0 else "missed")})
+                         else verdict(ours[0], refs[0]["value"], sign,
+                                      refs[0].get("decimals"))})
     return pd.DataFrame(rows)
 
 

@@ -109,6 +109,9 @@ class Reference:
     comparable: bool = option(True, "false where the protocol differs beyond the settings "
                               "(other hardware, split or units): shown, not compared")
     protocol: str = option("", "how the figure was measured, in a few words")
+    decimals: int | None = option(None, "the decimals the figure was published with: ours "
+                                  "is rounded to them before the verdict (1.03 meets a "
+                                  "published 1.0 at 1 decimal)", ge=0)
     per_class: dict = option({}, "published precision, recall and F1 of each class, as "
                              "{class: [P, R, F1]}: each compared with the run's "
                              "per_class.<class> figures under the same conditions")

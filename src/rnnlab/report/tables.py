@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..references import verdict
 from ..rundir import RunFolder
 from ..util import flatten
 
@@ -231,8 +232,10 @@ def references_table(groups: list[Group]) -> pd.DataFrame:
                    "published": f"{found[0]['value']:.4g}", "ours": fmt_mean_std(*ours)}
             if diffs:
                 better = float(np.mean(diffs))
+                sign = 1 if found[0].get("higher_is_better", True) else -1
                 row.update({"better by": f"{better:+.4g}",
-                            "verdict": "met" if better >= 0 else "missed"})
+                            "verdict": verdict(ours[0], found[0]["value"], sign,
+                                               found[0].get("decimals"))})
             else:
                 row.update({"better by": "–", "verdict": found[0]["verdict"]})
             rows.append(row)
