@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import config as config_mod
 from ..config import RunConfig
-from ..errors import ConfigError, RunNotFound
+from ..errors import ConfigError, RnnlabError, RunNotFound
 from ..store import Store
 from ..util import flatten, suggest
 from .grid import Block, expand
@@ -139,7 +139,7 @@ def _points(spec: dict) -> list[dict] | None:
     try:
         old = plan(spec["config"], spec["blocks"], seeds=spec["seeds"], quick=spec["quick"],
                    overrides=spec["overrides"], name="stored", source=spec["source"])
-    except (ConfigError, KeyError):
+    except (RnnlabError, KeyError):  # e.g. a key or a data file that is gone
         return None
     return [settings(p.cfg.to_dict()) for p in old.points]
 
