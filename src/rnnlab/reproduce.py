@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from . import config as config_mod
@@ -23,9 +22,8 @@ from . import sweep
 from .data import registry
 from .errors import ConfigError
 from .references import compare as compare_references
-from .references import verdict
 from .report import html
-from .report.tables import fmt_mean_std, mean_std, record_from_row
+from .report.tables import published_figure, record_from_row
 from .store import Store
 
 SPECS = config_mod.PRESETS / "reproduce"
@@ -112,17 +110,10 @@ def table(store: Store, planned, per_class: bool = False) -> pd.DataFrame:
                          "verdict": "no published figure for these settings"
                          if runs else "not run"})
         for (source, model, metric), refs in found.items():
-            ours = mean_std([r["ours"] for r in refs if r["ours"] is not None])
-            diffs = [r["difference"] for r in refs if r["difference"] is not None]
-            mean = float(np.mean(diffs)) if diffs else None
-            sign = 1 if refs[0].get("higher_is_better", True) else -1
+            figure = published_figure(refs)
+            figure["ours"] += f" (n={figure.pop('n')})"
             rows.append({"experiment": e.label, "reference": f"{source} {model}",
-                         "metric": metric, "published": f"{refs[0]['value']:.4g}",
-                         "ours": f"{fmt_mean_std(*ours)} (n={ours[2]})",
-                         "better by": "–" if mean is None else f"{mean:+.4g}",
-                         "verdict": refs[0]["verdict"] if mean is None
-                         else verdict(ours[0], refs[0]["value"], sign,
-                                      refs[0].get("decimals"))})
+                         "metric": metric, **figure})
     return pd.DataFrame(rows)
 
 

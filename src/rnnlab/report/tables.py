@@ -226,17 +226,22 @@ def references_table(groups: list[Group]) -> pd.DataFrame:
                     continue  # per-class figures only where compared, or they crowd the rest
                 refs.setdefault((r["source"], r["model"], r["metric"]), []).append(r)
         for (source, model, metric), found in refs.items():
-            ours = mean_std([r["ours"] for r in found if r["ours"] is not None])
-            diffs = [r["difference"] for r in found if r["difference"] is not None]
-            row = {"runs": g.label, "reference": f"{source} {model}", "metric": metric,
-                   "published": f"{found[0]['value']:.4g}", "ours": fmt_mean_std(*ours)}
-            if diffs:
-                better = float(np.mean(diffs))
-                sign = 1 if found[0].get("higher_is_better", True) else -1
-                row.update({"better by": f"{better:+.4g}",
-                            "verdict": verdict(ours[0], found[0]["value"], sign,
-                                               found[0].get("decimals"))})
-            else:
-                row.update({"better by": "–", "verdict": found[0]["verdict"]})
-            rows.append(row)
+            figure = published_figure(found)
+            del figure["n"]  # the runs column says how many
+            rows.append({"runs": g.label, "reference": f"{source} {model}", "metric": metric,
+                         **figure})
     return pd.DataFrame(rows)
+
+
+def published_figure(found: list[dict]) -> dict[str, str]:
+    """One published figure over the runs compared with it (references.compare rows): the
+    value, ours as mean ± std, the mean difference (positive = better) and the verdict of
+    the mean; a figure not compared keeps the reason why."""
+    ours = mean_std([r["ours"] for r in found if r["ours"] is not None])
+    diffs = [r["difference"] for r in found if r["difference"] is not None]
+    row = {"published": f"{found[0]['value']:.4g}", "ours": fmt_mean_std(*ours), "n": ours[2]}
+    if not diffs:
+        return {**row, "better by": "–", "verdict": found[0]["verdict"]}
+    sign = 1 if found[0].get("higher_is_better", True) else -1
+    return {**row, "better by": f"{float(np.mean(diffs)):+.4g}",
+            "verdict": verdict(ours[0], found[0]["value"], sign, found[0].get("decimals"))}

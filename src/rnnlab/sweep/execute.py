@@ -8,7 +8,6 @@ process, or N worker processes) and ``ray`` (Ray Tune runs the same
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import re
@@ -28,7 +27,7 @@ from ..errors import ConfigError, RnnlabError, RunInUse, TrainingError
 from ..process import me
 from ..store import Store
 from ..util import write_text
-from .plan import Sweep, canon, register, settings
+from .plan import Sweep, canon, register, runs_of
 
 
 _stopping = False  # set in a sweep worker once it was told to stop (_stop_like_ctrl_c)
@@ -48,8 +47,7 @@ def run_point(job: dict) -> dict:
     runs_dir = Path(job["runs_dir"])
     store = Store.of(runs_dir)
     cfg_dict = canon(job["config"])
-    mine = [r for r in store.list_runs(sweep=job["sweep"])
-            if settings(json.loads(r["config"])) == settings(cfg_dict)]
+    mine = runs_of(store.list_runs(sweep=job["sweep"]), cfg_dict)
     kwargs = dict(data_dir=job.get("data_dir"), runs_dir=runs_dir,
                   download=job.get("download", False), progress=job.get("progress", False))
     done = [r for r in mine if r["status"] == "finished"]

@@ -155,13 +155,18 @@ def settings(cfg: dict) -> dict:
     return {k: v for k, v in canon(cfg).items() if k not in ("reference", "quick")}
 
 
+def runs_of(rows: list[dict], cfg: dict) -> list[dict]:
+    """The store rows (oldest first) of runs made with ``cfg``'s settings."""
+    wanted = settings(cfg)
+    return [r for r in rows if settings(json.loads(r["config"])) == wanted]
+
+
 def sweep_runs(store: Store, sweep: Sweep) -> list[dict]:
     """The store rows of a sweep's current points, in point order (latest run per point)."""
     rows = store.list_runs(sweep=sweep.name)
     out = []
     for point in sweep.points:
-        cfg = settings(point.cfg.to_dict())
-        mine = [r for r in rows if settings(json.loads(r["config"])) == cfg]
+        mine = runs_of(rows, point.cfg.to_dict())
         finished = [r for r in mine if r["status"] == "finished"]
         if finished or mine:
             out.append((finished or mine)[-1])
