@@ -28,6 +28,30 @@ def test_unicode_to_ascii_as_the_tutorial():
     assert len(names.ALPHABET) == 57
 
 
+def test_keep_letters_keeps_accents_and_drops_the_rest():
+    assert names.keep_letters("Ślusàrski") == "Ślusàrski"
+    assert names.keep_letters("Straße") == "Straße" and names.unicode_to_ascii("Straße") == "Strae"
+    assert names.keep_letters("Mu\u0308ller") == "Müller"  # NFD input is composed (NFC)
+    assert names.keep_letters("Müller-Lüdenscheidt\xa0") == "MüllerLüdenscheidt"
+    assert names.keep_letters("O'Néill, J.") == "O'Néill, J."
+
+
+def test_names_as_written_get_ids_of_their_own(repo_root):
+    from rnnlab import config
+    ascii_ = names.sequences(config.load(repo_root / "configs/names_lstm.yaml").data, 0, 0)
+    d = config.load(repo_root / "configs/names_lstm.yaml", overrides=["data.ascii=false"]).data
+    written = names.sequences(d, 0, 0)
+    assert written.vocab[:57] == list(names.ALPHABET) and len(written.vocab) == 57 + 27
+    # the same split either way; only names with accents differ
+    for k in ("train", "val", "test"):
+        assert written.parts[k].labels.tolist() == ascii_.parts[k].labels.tolist()
+    ss, ae = (written.vocab.index(c) for c in "ßa")
+    assert written.encode(["Straße"])[0][4] == ss
+    assert ascii_.encode(["Straße"])[0] == [names.ALPHABET.index(c) for c in "Strae"]
+    # a letter the files never have is folded as the tutorial does: 'å' -> 'a'
+    assert written.encode(["Håkon"])[0][1] == ae
+
+
 def test_review_split_rule():
     # rows numbered from 1: i % 5 == 4 -> val, i % 5 == 0 -> test
     assert review_split(np.arange(1, 11)).tolist() == [
@@ -136,6 +160,11 @@ def test_names_loader_on_the_real_files(real_data, monkeypatch):
     counts = dict(zip(data.classes, np.bincount(data.labels).tolist()))
     assert counts["Russian"] == 9408 and counts["Vietnamese"] == 73 and counts["Arabic"] == 2000
     assert set("".join(data.texts)) <= set(names.ALPHABET)
+    written = names.load(real_data, ascii=False)
+    extra = set("".join(written.texts)) - set(names.ALPHABET)
+    assert len(extra) == 27 and {"ß", "ł", "ñ", "ü"} <= extra
+    assert written.labels.tolist() == data.labels.tolist()
+    assert sum(a != b for a, b in zip(written.texts, data.texts)) == 156
     for f in names.FILES:  # the bundled copies are the published bytes
         assert registry.sha256(registry.BUNDLED_ROOT / f.path) == f.sha256
         assert (registry.BUNDLED_ROOT / f.path).read_bytes() == (real_data / f.path).read_bytes()
@@ -280,6 +309,8 @@ def test_bad_classify_configs_are_named(repo_root):
         config.load(repo_root / "configs/names_lstm.yaml", overrides=["model.embedding=word2vec"])
     with pytest.raises(ConfigError, match="data.target applies to dataset 'reviews' only"):
         config.load(repo_root / "configs/names_lstm.yaml", overrides=["data.target=cat"])
+    with pytest.raises(ConfigError, match="data.ascii applies to dataset 'names' only"):
+        config.load(repo_root / "configs/reviews_lstm.yaml", overrides=["data.ascii=false"])
 
 
 def test_seen_in_train_splits_test_accuracy_by_exact_repeats():

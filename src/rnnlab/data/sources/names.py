@@ -3,7 +3,9 @@
 18 UTF-8 files ``<Language>.txt``, one surname per line; the file name is the
 label; 20,074 names in all. Names are turned into ASCII as the tutorial does
 (Unicode NFD, combining marks dropped, then only ASCII letters and `` .,;'`` kept),
-which leaves an alphabet of 57 symbols.
+which leaves an alphabet of 57 symbols. With ``data.ascii: false`` the letters are kept
+as written (NFC): the 27 accented letters of the files become symbols of their own, so
+'ß' (German) and 'ł' (Polish) are no longer dropped and 'Müller' is not 'Muller'.
 """
 
 from __future__ import annotations
@@ -54,6 +56,12 @@ def unicode_to_ascii(text: str) -> str:
                    if unicodedata.category(c) != "Mn" and c in ALPHABET)
 
 
+def keep_letters(text: str) -> str:
+    """'Straße ' -> 'Straße': NFC, letters of any script and `` .,;'`` kept, nothing folded."""
+    return "".join(c for c in unicodedata.normalize("NFC", text)
+                   if c.isalpha() or c in ALPHABET)
+
+
 @dataclass
 class LabelledTexts:
     """Texts with integer labels and the label names (index = label)."""
@@ -63,13 +71,16 @@ class LabelledTexts:
     classes: list[str]
 
 
-def load(data_dir: str | Path | None = None, download: bool = False) -> LabelledTexts:
-    """All 20,074 surnames, ASCII-folded, labelled by language (alphabetical order)."""
+def load(data_dir: str | Path | None = None, download: bool = False, ascii: bool = True
+         ) -> LabelledTexts:
+    """All 20,074 surnames, ASCII-folded (or as written: ``ascii=False``), labelled by
+    language (alphabetical order)."""
+    clean = unicode_to_ascii if ascii else keep_letters
     texts, labels = [], []
     for k, file in enumerate(FILES):
         path = find_file(INFO.name, file, data_dir, download)
         lines = path.read_text(encoding="utf-8").splitlines()
-        names = [unicode_to_ascii(line.strip()) for line in lines if line.strip()]
+        names = [clean(line.strip()) for line in lines if line.strip()]
         if not names or any(not n for n in names):
             raise DataError(f"{path}: expected one surname per line in Latin script")
         texts += names
@@ -81,11 +92,13 @@ def sequences(d, seed: int, split_seed: int, data_dir=None, download: bool = Fal
               ) -> LabelledSequences:
     """Surnames as letter ids, cut to ``d.max_length``; ``d.limit`` of them (seeded by
     ``split_seed``), split ``d.split`` stratified by language."""
-    data = load(data_dir, download)
+    data = load(data_dir, download, d.ascii)
     keep = subset(len(data.texts), d.limit, split_seed)
     texts = [data.texts[i][:d.max_length] for i in keep]
     labels = data.labels[keep]
-    lookup = {c: i for i, c in enumerate(ALPHABET)}
+    # from all the files, not the subset: the same letters get the same ids in every run
+    alphabet = ALPHABET + "".join(sorted(set("".join(data.texts)) - set(ALPHABET)))
+    lookup = {c: i for i, c in enumerate(alphabet)}
     flat = np.array([lookup[c] for c in "".join(texts)], dtype=np.int64)
     seqs = id_sequences(flat, [len(t) for t in texts])
     parts = stratified_split(labels, d.split, split_seed)
@@ -93,14 +106,17 @@ def sequences(d, seed: int, split_seed: int, data_dir=None, download: bool = Fal
     def encode(new: list[str]) -> list[list[int]]:
         out = []
         for text in new:
-            folded = unicode_to_ascii(text.strip())[:d.max_length]
-            if not folded:
+            # a letter the files never have is folded as the tutorial does ('å' -> 'a')
+            letters = "".join(c if c in lookup else unicode_to_ascii(c)
+                              for c in (unicode_to_ascii if d.ascii else keep_letters)(
+                                  text.strip()))[:d.max_length]
+            if not letters:
                 raise ConfigError(f"{text!r} has no letters of the names alphabet "
                                   "(a-z, A-Z, space and .,;')")
-            out.append([lookup[c] for c in folded])
+            out.append([lookup[c] for c in letters])
         return out
     return LabelledSequences({k: take(seqs, labels, idx) for k, idx in parts.items()},
-                             list(data.classes), list(ALPHABET), encode)
+                             list(data.classes), list(alphabet), encode)
 
 
 INFO = register(DatasetInfo(

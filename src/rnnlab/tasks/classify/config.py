@@ -36,6 +36,10 @@ class ClassifyData:
         "as for reviews)")
     target: Literal["label", "cat"] = option(
         "label", "reviews only: label (positive/negative) or cat (10 product categories)")
+    ascii: bool = option(
+        True, "names: fold letters to the PyTorch tutorial's 57 ASCII symbols ('Ślusàrski' -> "
+        "'Slusarski'; 'ß' and 'ł' dropped); false keeps the 27 accented letters of the files "
+        "as symbols of their own")
     split: list[float] = option(
         [0.8, 0.1, 0.1], "train/val/test ratios: names and labelled_csv stratified by class "
         "(seeded); checkins chronological per user, before windowing (reviews use the "
@@ -80,6 +84,9 @@ class ClassifyData:
         check_ratios(self.split, "data.split")
         if self.target != "label" and self.dataset != "reviews":
             raise ConfigError("data.target applies to dataset 'reviews' only; remove it")
+        if not self.ascii and (self.dataset != "names" or self.source != "registry"):
+            raise ConfigError("data.ascii applies to dataset 'names' only (other texts keep "
+                              "their letters as written); remove it")
 
 
 @dataclass
