@@ -138,6 +138,20 @@ def test_rerun_skips_finished_points(tmp_path, toy_raw):
     noted = {**toy_raw, "reference": [{"source": "x", "metric": "test.rmse", "value": 1.0}]}
     _, noted_again = _run(noted, tmp_path, ["model.hidden_size=3,4"])
     assert [r["action"] for r in noted_again] == ["skipped", "skipped"]
+    # runs made before an option existed (no key in their stored config) keep matching
+    # while the option is at its default, and only then
+    with sqlite3.connect(tmp_path / "rnnlab.db") as con:
+        for run_id, text in con.execute("SELECT id, config FROM runs").fetchall():
+            old = json.loads(text)
+            assert old["train"].pop("loss") == "default"
+            con.execute("UPDATE runs SET config = ? WHERE id = ?", (json.dumps(old), run_id))
+    _, older = _run(toy_raw, tmp_path, ["model.hidden_size=3,4"])
+    assert [r["action"] for r in older] == ["skipped", "skipped"]
+    mae = sweep.plan(toy_raw, [sweep.parse_grid(["model.hidden_size=3"])], name="s2",
+                     overrides=["train.loss=mae"])
+    rows = Store(tmp_path / "rnnlab.db").list_runs(sweep="s")
+    assert sweep.runs_of(rows, mae.points[0].cfg) == []
+    assert len(sweep.runs_of(rows, plan.points[0].cfg)) == 1
     # a bigger grid under the same name is refused, not silently mixed in
     with pytest.raises(ConfigError, match="different config, grid"):
         _run(toy_raw, tmp_path, ["model.hidden_size=3,4,5"])

@@ -68,7 +68,7 @@ def plan(report: str, *, quick: bool = False, seeds: int = 1, data_dir=None,
             registry.locate(base.data.dataset, data_dir, download)
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", e.label).strip("_")
         # the settings' fingerprint: a changed preset is a new sweep, the same one resumes
-        settings = sweep.settings(base.to_dict())
+        settings = sweep.settings(base)
         digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()
         name = f"reproduce-{report}-{slug}-{digest[:6]}" + ("-quick" if quick else "")
         block = [{"seed": [base.seed + k for k in range(seeds)]}]

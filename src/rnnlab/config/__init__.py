@@ -145,6 +145,25 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
+def non_defaults(cfg: RunConfig) -> dict:
+    """The values ``cfg`` sets apart from its schema's defaults, as nested dicts (sections
+    always, name and task always): what tells two configs apart, whatever options a later
+    version adds with defaults that keep the old behaviour."""
+    def strip(obj: Any, values: dict) -> dict:
+        out = {}
+        for f in dataclasses.fields(obj):
+            value = values[f.name]
+            if dataclasses.is_dataclass(getattr(obj, f.name)):
+                out[f.name] = strip(getattr(obj, f.name), value)
+                continue
+            default = (f.default_factory() if f.default_factory is not dataclasses.MISSING
+                       else f.default)
+            if default is dataclasses.MISSING or value != default:
+                out[f.name] = value
+        return out
+    return strip(cfg, cfg.to_dict())
+
+
 
 
 # A run name becomes a folder name: no separators, no leading dot, so it cannot leave runs/.

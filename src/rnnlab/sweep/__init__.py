@@ -19,10 +19,10 @@ Tune runs the same :func:`run_point` on a Ray cluster).
 from .execute import (execute, jobs_for, run_local, run_point, run_ray, sweep_lock,
                       threads_per_worker)
 from .grid import COMPARISONS, Block, comparison_blocks, expand, parse_grid, split_values
-from .plan import (Point, Sweep, default_name, from_store, plan, register, settings,
-                   sweep_runs)
+from .plan import (Point, Sweep, default_name, from_store, plan, register, runs_of,
+                   settings, sweep_runs)
 
 __all__ = ["COMPARISONS", "Block", "Point", "Sweep", "comparison_blocks", "default_name",
            "execute", "expand", "from_store", "jobs_for", "parse_grid", "plan", "register",
-           "run_local", "run_point", "run_ray", "settings", "split_values", "sweep_lock",
+           "run_local", "run_point", "run_ray", "runs_of", "settings", "split_values", "sweep_lock",
            "sweep_runs", "threads_per_worker"]

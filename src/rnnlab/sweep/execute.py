@@ -46,8 +46,11 @@ def run_point(job: dict) -> dict:
         torch.set_num_threads(job["threads"])
     runs_dir = Path(job["runs_dir"])
     store = Store.of(runs_dir)
-    cfg_dict = canon(job["config"])
-    mine = runs_of(store.list_runs(sweep=job["sweep"]), cfg_dict)
+    try:  # planning checked it; a store or schema changed since gets a failed point
+        cfg = config_mod.from_dict(canon(job["config"]), source=f"sweep {job['sweep']}")
+    except RnnlabError as err:
+        return {"run_id": None, "action": "failed", "status": "failed", "error": str(err)}
+    mine = runs_of(store.list_runs(sweep=job["sweep"]), cfg)
     kwargs = dict(data_dir=job.get("data_dir"), runs_dir=runs_dir,
                   download=job.get("download", False), progress=job.get("progress", False))
     done = [r for r in mine if r["status"] == "finished"]
@@ -58,7 +61,6 @@ def run_point(job: dict) -> dict:
             result = experiment.resume(mine[-1]["id"], **kwargs)
             action = "resumed"
         else:
-            cfg = config_mod.from_dict(cfg_dict, source=f"sweep {job['sweep']}")
             result = experiment.run(cfg, sweep=job["sweep"], **kwargs)
             action = "ran"
     except RnnlabError as err:

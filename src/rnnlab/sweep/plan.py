@@ -7,6 +7,7 @@ among the store's.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -127,7 +128,7 @@ def register(store: Store, sweep: Sweep) -> None:
     if stored is None:
         store.save_sweep(sweep.name, sweep.spec)
         return
-    if _points(stored) != [settings(p.cfg.to_dict()) for p in sweep.points]:
+    if _points(stored) != [settings(p.cfg) for p in sweep.points]:
         raise ConfigError(f"a sweep named {sweep.name!r} already exists with a different "
                           f"config, grid or seed count. Continue it as it was with `rnnlab "
                           f"sweep --resume {sweep.name}`, or give this one another --name")
@@ -141,24 +142,35 @@ def _points(spec: dict) -> list[dict] | None:
                    overrides=spec["overrides"], name="stored", source=spec["source"])
     except (RnnlabError, KeyError):  # e.g. a key or a data file that is gone
         return None
-    return [settings(p.cfg.to_dict()) for p in old.points]
+    return [settings(p.cfg) for p in old.points]
 
 
 def canon(obj: Any) -> Any:
     return json.loads(json.dumps(obj))
 
 
-def settings(cfg: dict) -> dict:
-    """A config as a run is matched by: its published figures (``reference``) are notes
-    about it and its ``quick`` variant is already applied or not used, so editing either
-    does not orphan the runs already made."""
-    return {k: v for k, v in canon(cfg).items() if k not in ("reference", "quick")}
+def settings(cfg: RunConfig) -> dict:
+    """A config as a run is matched by: the values it sets apart from the defaults (an
+    option added later, at its default, does not orphan the runs made before it), without
+    its published figures (``reference``: notes about it) and its ``quick`` variant
+    (already applied or not used)."""
+    return {k: v for k, v in canon(config_mod.non_defaults(cfg)).items()
+            if k not in ("reference", "quick")}
 
 
-def runs_of(rows: list[dict], cfg: dict) -> list[dict]:
+@functools.lru_cache(maxsize=4096)
+def _stored_settings(text: str) -> str | None:
+    """The settings of a config stored as JSON, read with today's schema (JSON, to cache)."""
+    try:
+        return json.dumps(settings(config_mod.from_dict(json.loads(text))), sort_keys=True)
+    except RnnlabError:  # a key since removed, or a file since gone: it matches nothing
+        return None
+
+
+def runs_of(rows: list[dict], cfg: RunConfig) -> list[dict]:
     """The store rows (oldest first) of runs made with ``cfg``'s settings."""
-    wanted = settings(cfg)
-    return [r for r in rows if settings(json.loads(r["config"])) == wanted]
+    wanted = json.dumps(settings(cfg), sort_keys=True)
+    return [r for r in rows if _stored_settings(r["config"]) == wanted]
 
 
 def sweep_runs(store: Store, sweep: Sweep) -> list[dict]:
@@ -166,7 +178,7 @@ def sweep_runs(store: Store, sweep: Sweep) -> list[dict]:
     rows = store.list_runs(sweep=sweep.name)
     out = []
     for point in sweep.points:
-        mine = runs_of(rows, point.cfg.to_dict())
+        mine = runs_of(rows, point.cfg)
         finished = [r for r in mine if r["status"] == "finished"]
         if finished or mine:
             out.append((finished or mine)[-1])
