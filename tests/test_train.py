@@ -191,6 +191,27 @@ def test_ema_keeps_the_moving_average_of_the_weights(tmp_path, monkeypatch):
     assert task.evaluate(model, "val")["loss"] == pytest.approx(row["val_loss"], rel=1e-6)
 
 
+def test_plateau_schedule_counts_a_tie_of_a_metric_to_maximise_as_no_gain(tmp_path,
+                                                                          monkeypatch):
+    """train.scheduler: plateau with a validation figure to maximise (classify accuracy):
+    three epochs without a gain (ties included) halve the lr, and a gain resets the count."""
+    scores = iter([0.5, 0.6, 0.6, 0.6, 0.6, 0.55, 0.7, 0.7])
+    evaluate = ForecastTask.evaluate
+
+    def scripted(self, model, split):
+        out = evaluate(self, model, split)
+        return {**out, "score": next(scores)} if split == "val" else out
+
+    monkeypatch.setattr(ForecastTask, "evaluate", scripted)
+    monkeypatch.setattr(ForecastTask, "monitor", "val_score")
+    monkeypatch.setattr(ForecastTask, "monitor_mode", "max")
+    cfg = toy_config(epochs=8, scheduler="plateau", gamma=0.5)
+    result = experiment.run(cfg, runs_dir=tmp_path, progress=False)
+    # epochs 3-5 tie the best (0.6): halved from epoch 6; the gain at 7 and a tie keep it
+    assert result.history["lr"].tolist() == [0.01] * 5 + [0.005] * 3
+    assert result.summary["best_epoch"] == 7
+
+
 @pytest.mark.parametrize("ema", [None, 0.8])
 def test_test_every_scores_the_weights_validation_scores(tmp_path, ema):
     """data.test_every logs test metrics every N optimiser steps, from the same weights the

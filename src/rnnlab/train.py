@@ -52,16 +52,17 @@ def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
     return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **fused)
 
 
-def make_scheduler(optimizer, cfg: TrainConfig):
-    """The learning-rate schedule of ``train.scheduler`` (None for 'none')."""
+def make_scheduler(optimizer, cfg: TrainConfig, mode: str = "min"):
+    """The learning-rate schedule of ``train.scheduler`` (None for 'none'); ``mode``: whether
+    the figure the plateau schedule watches is to be minimised or maximised."""
     if cfg.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
     if cfg.scheduler == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size,
                                                gamma=cfg.gamma)
     if cfg.scheduler == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=cfg.gamma,
-                                                          patience=2)
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode=mode,
+                                                          factor=cfg.gamma, patience=2)
     return None
 
 
@@ -113,7 +114,10 @@ def fit(task: Task, model: nn.Module, cfg: RunConfig, run_dir: Path, *,
     t = cfg.train
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = make_optimizer(params, t)
-    scheduler = make_scheduler(optimizer, t)
+    # the plateau schedule watches what picks the best epoch, in its own direction (a
+    # negated accuracy turned torch's relative threshold around: ties counted as gains)
+    mode = task.monitor_mode if task.has_validation else "min"
+    scheduler = make_scheduler(optimizer, t, mode)
     # the averaged copy is what is evaluated and kept as best.pt (same keys as the model)
     ema = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(t.ema), use_buffers=True)
            if t.ema else None)
@@ -125,7 +129,9 @@ def fit(task: Task, model: nn.Module, cfg: RunConfig, run_dir: Path, *,
         ckpt = resume_from
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        if scheduler is not None and ckpt.get("scheduler"):
+        # a plateau state saved in the other direction (before the fix above) starts afresh
+        if scheduler is not None and ckpt.get("scheduler") and ckpt["scheduler"].get(
+                "mode", mode) == mode:
             scheduler.load_state_dict(ckpt["scheduler"])
         if ema is not None:
             if not ckpt.get("ema"):
@@ -200,9 +206,7 @@ def fit(task: Task, model: nn.Module, cfg: RunConfig, run_dir: Path, *,
         else:
             bad_epochs += 1
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            # ReduceLROnPlateau minimises: a metric to maximise is handed over negated
-            sign = -1 if value is not None and task.monitor_mode == "max" else 1
-            scheduler.step(sign * value if value is not None else row["train_loss"])
+            scheduler.step(value if value is not None else row["train_loss"])
         elif scheduler is not None:
             scheduler.step()
         stop = t.patience is not None and monitor is not None and bad_epochs >= t.patience

@@ -48,7 +48,8 @@ def _run_sweep(args, sweep_obj, labels: dict[str, str] | None = None) -> list[st
         print(f"[{done[0]}/{total}] {label}: {what} {result.get('run_id') or ''}{error}",
               flush=True)
 
-    workers = f", {args.workers} workers" if args.executor == "local" else ""
+    workers = (f", {args.workers} worker{'s' if args.workers != 1 else ''}"
+               if args.executor == "local" else "")
     what = f"sweep {sweeps[0].name}" if len(sweeps) == 1 else f"{len(sweeps)} sweeps"
     print(f"{what}: {total} runs ({args.executor}{workers})", flush=True)
     sweep.execute(sweeps, executor=args.executor, workers=args.workers,
