@@ -76,7 +76,9 @@ class TrainConfig:
     weight_decay: float = option(0.0, "L2 penalty (decoupled for adamw)", ge=0)
     clip: float | None = option(None, "clip the gradient norm to this value", gt=0)
     scheduler: Literal["none", "cosine", "step", "plateau"] = option(
-        "none", "learning-rate schedule")
+        "none", "learning-rate schedule: cosine over train.epochs; step: lr x gamma every "
+        "step_size epochs; plateau: lr x gamma after 3 epochs without a gain (ties included) "
+        "of the validation figure that picks the best epoch")
     step_size: int = option(10, "epochs between lr x gamma (scheduler=step)", ge=1)
     gamma: float = option(0.5, "lr factor of the step and plateau schedules", gt=0, le=1)
     patience: int | None = option(None, "stop after this many epochs without improvement", ge=1)
