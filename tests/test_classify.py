@@ -30,7 +30,8 @@ def test_unicode_to_ascii_as_the_tutorial():
 
 def test_keep_letters_keeps_accents_and_drops_the_rest():
     assert names.keep_letters("Ślusàrski") == "Ślusàrski"
-    assert names.keep_letters("Straße") == "Straße" and names.unicode_to_ascii("Straße") == "Strae"
+    assert names.keep_letters("Straße") == "Straße"
+    assert names.unicode_to_ascii("Straße") == "Strae"  # the tutorial drops it
     assert names.keep_letters("Mu\u0308ller") == "Müller"  # NFD input is composed (NFC)
     assert names.keep_letters("Müller-Lüdenscheidt\xa0") == "MüllerLüdenscheidt"
     assert names.keep_letters("O'Néill, J.") == "O'Néill, J."

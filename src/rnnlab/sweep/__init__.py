@@ -24,5 +24,5 @@ from .plan import (Point, Sweep, default_name, from_store, plan, register, runs_
 
 __all__ = ["COMPARISONS", "Block", "Point", "Sweep", "comparison_blocks", "default_name",
            "execute", "expand", "from_store", "jobs_for", "parse_grid", "plan", "register",
-           "run_local", "run_point", "run_ray", "runs_of", "settings", "split_values", "sweep_lock",
-           "sweep_runs", "threads_per_worker"]
+           "run_local", "run_point", "run_ray", "runs_of", "settings", "split_values",
+           "sweep_lock", "sweep_runs", "threads_per_worker"]
