@@ -102,14 +102,14 @@ def sequences(d, seed: int, split_seed: int, data_dir=None, download: bool = Fal
     flat = np.array([lookup[c] for c in "".join(texts)], dtype=np.int64)
     seqs = id_sequences(flat, [len(t) for t in texts])
     parts = stratified_split(labels, d.split, split_seed)
+    clean = unicode_to_ascii if d.ascii else keep_letters
 
     def encode(new: list[str]) -> list[list[int]]:
         out = []
         for text in new:
             # a letter the files never have is folded as the tutorial does ('å' -> 'a')
             letters = "".join(c if c in lookup else unicode_to_ascii(c)
-                              for c in (unicode_to_ascii if d.ascii else keep_letters)(
-                                  text.strip()))[:d.max_length]
+                              for c in clean(text.strip()))[:d.max_length]
             if not letters:
                 raise ConfigError(f"{text!r} has no letters of the names alphabet "
                                   "(a-z, A-Z, space and .,;')")
